@@ -1,0 +1,1 @@
+"""The daemon's world: movements, series, nights, the store. Knows sleep, not HTTP."""

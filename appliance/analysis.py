@@ -1,0 +1,65 @@
+"""Offline analysis of a recording: the `kickwatch analyze --json` contract of DESIGN.md."""
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.config import Config
+from appliance.pipeline import StreamDetector
+from appliance.scoring import Movement, find_series, summarise
+
+
+class NightResult:
+    """Movements, series and bed periods of one stretch of recording, scored."""
+
+    def __init__(self, movements: list[Movement], bed: list[tuple[float, float]], cfg: Config,
+                 fs: float, channels: int, duration_s: float, extra: dict | None = None):
+        self.movements = sorted(movements, key=lambda m: m.onset_s)
+        self.bed = bed
+        self.series = find_series(self.movements, cfg.series, bed)
+        self.summary = summarise(self.movements, self.series, bed, cfg.series)
+        self.fs, self.channels, self.duration_s = fs, channels, duration_s
+        self.extra = extra or {}
+
+    def as_dict(self) -> dict:
+        return {
+            "recording": {"fs": self.fs, "channels": self.channels, "duration_s": round(self.duration_s, 2),
+                          **self.extra},
+            "movements": [m.as_dict() for m in self.movements],
+            "series": [s.as_dict() for s in self.series],
+            "summary": self.summary,
+            "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in self.bed],
+        }
+
+
+def bed_periods(changes: list[tuple[float, str]], end_s: float) -> list[tuple[float, float]]:
+    """Turn a list of (time, 'in'/'out') into in-bed periods."""
+    out, since = [], None
+    for t, what in changes:
+        if what == "in" and since is None:
+            since = t
+        elif what == "out" and since is not None:
+            out.append((since, t))
+            since = None
+    if since is not None:
+        out.append((since, end_s))
+    return [(a, b) for a, b in out if b > a]
+
+
+def analyze_signal(signal: np.ndarray, fs: float, cfg: Config | None = None, block: int | None = None) -> NightResult:
+    """Run the streaming detector over a whole signal (in blocks of `block` samples, or at once)."""
+    cfg = cfg or Config()
+    signal = signal if signal.ndim == 2 else signal[:, None]
+    det = StreamDetector(fs, signal.shape[1], cfg)
+    movements, changes = [], []
+    step = block or signal.shape[0]
+    for i in range(0, signal.shape[0], step):
+        ev = det.feed(signal[i:i + step])
+        movements += ev.movements
+        changes += ev.bed_changes
+    ev = det.finish()
+    movements += ev.movements
+    changes += ev.bed_changes
+    duration = signal.shape[0] / fs
+    bed = bed_periods(changes, duration)
+    extra = {"sensor": det.health.as_dict()}
+    return NightResult(movements, bed, cfg, fs, signal.shape[1], duration, extra)

@@ -1,0 +1,177 @@
+"""Typed config in one place, read from TOML and validated at start.
+
+Every setting is a dataclass field with a default, a one-line doc and its bounds.
+A bad file fails with one ConfigError line that names the key and what is wrong.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PATH = Path("/etc/kickwatch/kickwatch.toml")
+ENV_PATH = "KICKWATCH_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable, or holds a bad value."""
+
+
+def setting(default, doc: str, lo=None, hi=None, choices=None):
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class SourceConfig:
+    kind: str = setting("sim", "where samples come from: mcp3008, mcp3208, ads1256, sim, or a recording's path")
+    channels: list = setting([0], "ADC inputs the strips are wired to (one or two)")
+    rate_hz: float = setting(250.0, "samples per second per channel", 100.0, 500.0)
+    spi_bus: int = setting(0, "SPI bus (/dev/spidevBUS.DEVICE)", 0, 6)
+    spi_device: int = setting(0, "SPI chip select", 0, 2)
+    vref: float = setting(3.3, "ADC reference voltage, volts", 0.5, 5.5)
+    drdy_pin: int = setting(17, "ADS1256 data-ready GPIO (BCM number)", 0, 27)
+    pga: int = setting(64, "ADS1256 programmable gain", choices=[1, 2, 4, 8, 16, 32, 64])
+    speed: str = setting("realtime", "replay and simulator pace", choices=["realtime", "max"])
+    sim_profile: str = setting("piezo12", "simulator profile (kickwatch simulate --help lists them)")
+    sim_hours: float = setting(8.0, "length of a simulated night, hours", 0.05, 24.0)
+    sim_seed: int = setting(1, "simulator random seed", 0, 2**31)
+
+
+@dataclass
+class DetectionConfig:
+    onset_margin: float = setting(2.0, "onset: movement envelope above resting level by this many times it", 0.5, 50.0)
+    offset_margin: float = setting(0.8, "offset: envelope back under resting level plus this many times it", 0.1, 20.0)
+    offset_quiet_s: float = setting(0.5, "an offset needs this long under the offset margin, seconds", 0.1, 5.0)
+    rest_window_s: float = setting(90.0, "resting level: a low percentile over this long, seconds", 20.0, 600.0)
+    lm_min_s: float = setting(0.5, "shortest leg movement, seconds", 0.1, 5.0)
+    lm_max_s: float = setting(10.0, "longest leg movement; longer is a large movement, seconds", 2.0, 30.0)
+    combined_max_s: float = setting(15.0, "longest combined two-channel movement, seconds", 2.0, 60.0)
+    merge_gap_s: float = setting(0.5, "two-channel movements closer than this are one, seconds", 0.0, 5.0)
+    bed_confirm_s: float = setting(10.0, "quiet seconds needed to confirm getting in or out of bed", 3.0, 120.0)
+
+
+@dataclass
+class SeriesConfig:
+    imi_min_s: float = setting(10.0, "shortest interval between movements in a PLM series (AASM: 5)", 1.0, 60.0)
+    imi_max_s: float = setting(90.0, "longest interval between movements in a PLM series", 20.0, 300.0)
+    min_count: int = setting(4, "fewest movements in a PLM series", 2, 20)
+
+
+@dataclass
+class StoreConfig:
+    database: str = setting("/var/lib/kickwatch/kickwatch.db", "the SQLite database")
+    flush_interval_s: float = setting(45.0, "at most one commit this often while sampling (SD cards wear)", 5.0, 600.0)
+    raw_dir: str = setting("/var/lib/kickwatch/raw", "where raw nights are kept for export (empty: not kept)")
+    keep_raw_nights: int = setting(7, "how many nights of raw signal to keep", 0, 365)
+    night_gap_min: float = setting(90.0, "out of bed this long ends the night, minutes", 5.0, 720.0)
+
+
+@dataclass
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    series: SeriesConfig = field(default_factory=SeriesConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def load_config(path: str | os.PathLike | None = None, *, required: bool = False) -> Config:
+    """Read the config: `path`, else $KICKWATCH_CONFIG, else /etc/kickwatch/kickwatch.toml.
+
+    A missing default file gives the defaults; a missing file that was asked for
+    (or `required`) is an error.
+    """
+    explicit = path is not None or ENV_PATH in os.environ
+    path = Path(path or os.environ.get(ENV_PATH) or DEFAULT_PATH)
+    if not path.exists():
+        if explicit or required:
+            raise ConfigError(f"config file {path} does not exist; create it (install.sh writes a commented one) "
+                              "or leave out --config")
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} cannot be read: {e}") from None
+    return config_from_dict(data, str(path))
+
+
+def config_from_dict(data: dict, where: str = "config") -> Config:
+    cfg = Config()
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{section}]; known: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table of settings")
+        target = getattr(cfg, section)
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(f"{where}: unknown setting {section}.{key}; known: {', '.join(fields)}")
+            setattr(target, key, _check(f"{section}.{key}", fields[key], value, where))
+    _check_together(cfg, where)
+    return cfg
+
+
+def _check(name: str, f: dataclasses.Field, value, where: str):
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    meta = f.metadata
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where}: {name} must be a list of whole numbers, got {value!r}")
+    elif not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool):
+        raise ConfigError(f"{where}: {name} must be a {kind.__name__}, got {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{where}: {name} must be one of {meta['choices']}, got {value!r}")
+    if meta.get("lo") is not None and not meta["lo"] <= value <= meta["hi"]:
+        raise ConfigError(f"{where}: {name} must be between {meta['lo']} and {meta['hi']}, got {value!r}")
+    return value
+
+
+def _check_together(cfg: Config, where: str) -> None:
+    ch = cfg.source.channels
+    if not 1 <= len(ch) <= 2 or len(set(ch)) != len(ch) or not all(0 <= c <= 7 for c in ch):
+        raise ConfigError(f"{where}: source.channels must be one or two different inputs 0-7, got {ch}")
+    d = cfg.detection
+    if d.offset_margin >= d.onset_margin:
+        raise ConfigError(f"{where}: detection.offset_margin ({d.offset_margin}) must be below onset_margin ({d.onset_margin})")
+    if d.lm_min_s >= d.lm_max_s:
+        raise ConfigError(f"{where}: detection.lm_min_s must be below lm_max_s")
+    s = cfg.series
+    if s.imi_min_s >= s.imi_max_s:
+        raise ConfigError(f"{where}: series.imi_min_s ({s.imi_min_s}) must be below imi_max_s ({s.imi_max_s})")
+
+
+def describe() -> str:
+    """The default config as commented TOML: every setting with its doc."""
+    lines = ["# kickwatch configuration. Every setting is optional; shown are the defaults.", ""]
+    cfg = Config()
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        for f in dataclasses.fields(getattr(cfg, section)):
+            value = getattr(getattr(cfg, section), f.name)
+            lines.append(f"# {f.metadata['doc']}")
+            lines.append(f"{f.name} = {_toml(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml(value) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)

@@ -1,0 +1,232 @@
+"""In bed or out of bed, from the signal itself.
+
+An empty bed and a still sleeper differ in two ways a strip can see: a load sensor
+(load cell, force-sensing resistor) carries the sleeper's static weight, so its
+level sits far from the empty level compared with everything that moves it while
+someone lies there (breathing, a change of posture); and any strip sees the
+heartbeat and breathing of a body, so its resting activity sits well above the
+empty bed's electrical noise. Getting in or out is a burst of activity between two
+quiet states that differ in one of those ways.
+
+So the tracker compares each quiet second with the current state, and confirms a
+change after `bed_confirm_s` quiet seconds that differ from it. Which state is the
+empty one is known from a stored reference (the daemon keeps one from the empty
+bed by day), or learnt at the first change: the lower load, or where the load does
+not differ, the lower activity. Until then the sleeper is assumed to be in bed
+(a recording usually has someone on it). A change is placed at the start of the
+activity burst for getting in, and at its end for getting out.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+ENERGY_RATIO = 3.0     # resting activity this many times apart: a different state
+LEVEL_STEPS = 20.0     # level this many noise widths apart: a different load
+STATS_TICKS = 30
+EDGE_FRACTION = 0.2   # in bed once the load is a fifth of the way up from empty
+
+
+@dataclass
+class QuietState:
+    """Medians over recent quiet seconds of one state."""
+
+    level: float
+    spread: float
+    energy: float
+
+    def as_dict(self) -> dict:
+        return {"level": self.level, "spread": self.spread, "energy": self.energy}
+
+
+def _energy_differs(a: QuietState, b: QuietState) -> bool:
+    lo, hi = sorted((a.energy, b.energy))
+    return hi > ENERGY_RATIO * lo + 1e-300
+
+
+def _level_differs(a: QuietState, b: QuietState) -> bool:
+    scale = max(a.spread, b.spread, a.energy, b.energy, 1e-9 * max(abs(a.level), abs(b.level)), 1e-300)
+    return abs(a.level - b.level) > LEVEL_STEPS * scale
+
+
+def differs(a: QuietState, b: QuietState) -> bool:
+    return _energy_differs(a, b) or _level_differs(a, b)
+
+
+class _Recent:
+    def __init__(self):
+        self.items: deque = deque(maxlen=STATS_TICKS)
+
+    def add(self, t) -> None:
+        self.items.append((t.level, t.spread, t.energy))
+
+    def state(self) -> QuietState:
+        a = np.array(self.items)
+        m = np.median(a, axis=0)
+        return QuietState(float(m[0]), float(m[1]), float(m[2]))
+
+    def __len__(self):
+        return len(self.items)
+
+
+class BedTracker:
+    """Follows in bed / out of bed over per-second ticks."""
+
+    def __init__(self, tick_s: float, confirm_s: float = 10.0, empty_ref: QuietState | None = None,
+                 load_sign: int = 1):
+        self.tick_s = tick_s
+        self.confirm = max(2, int(round(confirm_s / tick_s)))
+        self.refs: dict[str, QuietState | None] = {"out": empty_ref, "in": None}
+        self.load_sign = load_sign
+        self.initial: str | None = None     # state at the stream start, once known
+        self.state: str | None = None
+        self.changes: list[tuple[float, str]] = []   # (time s, 'in' or 'out')
+        self._cur = _Recent()
+        self._cand = _Recent()
+        self._last_same: int | None = None
+        self._first_diff: int | None = None
+        self._last_quiet = 0
+        self._bursts: list[list[int]] = []   # [first, last] tick of activity bursts
+        self._levels: deque = deque(maxlen=600)   # (tick, level) of every recent tick
+        self._prev_active = False
+
+    @property
+    def empty_ref(self) -> QuietState | None:
+        """The empty bed as last seen: the daemon keeps it for the next start."""
+        return self.refs["out"]
+
+    @property
+    def resolved_until_s(self) -> float:
+        """Before this time the state is final."""
+        if self.state is None or self._last_same is None:
+            return 0.0
+        return (self._last_same + 1) * self.tick_s
+
+    def add(self, tick) -> None:
+        if tick.flat or tick.index == 0:   # the first second holds the filters' start-up
+            return
+        self._levels.append((tick.index, tick.level))
+        if not tick.quiet:
+            if self._prev_active and self._bursts:
+                self._bursts[-1][1] = tick.index
+            else:
+                self._bursts.append([tick.index, tick.index])
+            self._bursts = self._bursts[-50:]
+            self._prev_active = True
+            return
+        self._prev_active = False
+        self._last_quiet = tick.index
+        x = QuietState(tick.level, tick.spread, tick.energy)
+        if len(self._cur) == 0:
+            self._cur.add(tick)
+            self._last_same = tick.index
+            if self.refs["out"] is not None:
+                self.state = self.initial = "out" if not differs(x, self.refs["out"]) else "in"
+            return
+        if not differs(x, self._cur.state()):
+            self._cand = _Recent()
+            self._first_diff = None
+            self._cur.add(tick)
+            self._last_same = tick.index
+            if self.state is not None:
+                self.refs[self.state] = self._cur.state()
+            return
+        if len(self._cand) and differs(x, self._cand.state()):
+            self._cand = _Recent()            # a third state: start the candidate again
+            self._first_diff = None
+        if self._first_diff is None:
+            self._first_diff = tick.index
+        self._cand.add(tick)
+        if len(self._cand) >= self.confirm:
+            self._change()
+
+    def finish(self) -> None:
+        """At the end of the stream, a change with fewer confirming seconds still counts.
+
+        If the stream ends in activity, its last seconds stand in for the quiet
+        state that never came, when their load alone shows the change.
+        """
+        if len(self._cand) >= 2:
+            self._change()
+            return
+        if self._prev_active and len(self._cur) and len(self._levels) >= 2:
+            tail = list(self._levels)[-2:]
+            cur = self._cur.state()
+            guess = QuietState(float(np.median([lv for _, lv in tail])), cur.spread, cur.energy)
+            if _level_differs(cur, guess):
+                self._first_diff = tail[0][0]
+                self._cand = _Recent()
+                self._cand.items.append((guess.level, guess.spread, guess.energy))
+                self._change()
+
+    def _label(self, cand: QuietState, cur: QuietState) -> str:
+        """Which state `cand` is: the nearer known one, or at the first change, the emptier."""
+        out_ref, in_ref = self.refs["out"], self.refs["in"]
+        if self.state is None or out_ref is None or in_ref is None:
+            if _level_differs(cur, cand):
+                cand_empty = (cand.level - cur.level) * self.load_sign < 0
+            else:
+                cand_empty = cand.energy < cur.energy
+            if self.state is None:
+                self.state = self.initial = "in" if cand_empty else "out"
+            return "out" if cand_empty else "in"
+        if _level_differs(out_ref, in_ref):
+            near_out = abs(cand.level - out_ref.level) < abs(cand.level - in_ref.level)
+        else:
+            ln = np.log(max(cand.energy, 1e-300))
+            near_out = abs(ln - np.log(max(out_ref.energy, 1e-300))) < abs(ln - np.log(max(in_ref.energy, 1e-300)))
+        return "out" if near_out else "in"
+
+    def _change(self) -> None:
+        cur, cand = self._cur.state(), self._cand.state()
+        old = self.state
+        new = self._label(cand, cur)
+        if old is None:
+            old = self.state
+        self.refs[old] = cur
+        self.refs[new] = cand
+        if new != old:
+            self.changes.append((self._place(new, cur, cand), new))
+            self.state = new
+        self._cur, self._cand = self._cand, _Recent()
+        self._last_same, self._first_diff = self._last_quiet, None
+
+    def _place(self, new: str, cur: QuietState, cand: QuietState) -> float:
+        """Time of the change.
+
+        Where the load differs: the first second with the load more than a fifth of
+        the way up from empty (getting in), or back within a fifth of empty (out):
+        the moment the body arrives or is gone, not a halfway point of sitting on
+        the edge. Otherwise the activity burst between the two quiet states: its
+        start for getting in, its end for getting out.
+        """
+        a, b = self._last_same, self._first_diff
+        if _level_differs(cur, cand):
+            empty, full = (cur.level, cand.level) if new == "in" else (cand.level, cur.level)
+            threshold = empty + EDGE_FRACTION * (full - empty)
+            up = np.sign(full - empty)
+            for i, lv in self._levels:
+                if a < i <= b and ((lv - threshold) * up > 0) == (new == "in"):
+                    return i * self.tick_s
+        inside = [br for br in self._bursts if br[0] > a and br[1] < b]
+        if not inside:
+            return (a + b + 1) / 2 * self.tick_s
+        if new == "in":
+            return inside[0][0] * self.tick_s
+        return (inside[-1][1] + 1) * self.tick_s
+
+    def periods(self, end_s: float) -> list[tuple[float, float]]:
+        """In-bed periods up to `end_s`; an unresolved start counts as in bed."""
+        state = self.initial or "in"
+        out, since = [], 0.0
+        for t, new in self.changes:
+            if state == "in" and new == "out":
+                out.append((since, t))
+            if new == "in":
+                since = t
+            state = new
+        if state == "in":
+            out.append((since, end_s))
+        return [(a, b) for a, b in out if b > a]

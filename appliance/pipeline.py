@@ -1,0 +1,178 @@
+"""The one detector that both the daemon and `analyze` run: samples in, movements and bed changes out.
+
+Per channel a ChannelDetector finds activity; here the channels are merged (the
+two-channel rule), each movement is classified (LM or large), the bed tracker
+says when someone is in bed, and movements are released once everything that
+could still change them is known. Movements where no one is in bed, or touching a
+flat (unplugged or stuck) stretch of signal, are not scored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from appliance.config import Config
+from appliance.detector import ChannelDetector, Tick
+from appliance.occupancy import BedTracker, QuietState
+from appliance.scoring import Movement, classify, in_any, merge_channels
+
+FLAT_MARGIN_S = 1.0
+BED_CHANGE_MARGIN_S = 2.0
+
+
+@dataclass
+class Health:
+    """Sensor health over the stream so far."""
+
+    samples: int = 0
+    gap_samples: int = 0
+    clipped_samples: int = 0
+    flat_ticks: int = 0
+    ticks: int = 0
+    last_rest: float = 0.0
+    last_level: float = 0.0
+    flat_now: bool = False
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Events:
+    """What one call to feed() or finish() produced."""
+
+    movements: list[Movement] = field(default_factory=list)
+    bed_changes: list[tuple[float, str]] = field(default_factory=list)
+
+
+class StreamDetector:
+    def __init__(self, fs: float, channels: int, cfg: Config | None = None,
+                 empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None):
+        self.cfg = cfg or Config()
+        self.fs = float(fs)
+        self.n_channels = channels
+        self.chans = [ChannelDetector(fs, self.cfg.detection) for _ in range(channels)]
+        self.tick_s = self.chans[0].tick_s
+        self.frame_s = self.chans[0].frame_s
+        self.bed = BedTracker(self.tick_s, self.cfg.detection.bed_confirm_s, empty_ref)
+        self.rails = rails
+        self.health = Health()
+        self._seg_taken = [0] * channels
+        self._ticks_taken = 0
+        self._pool: list[tuple[float, float, float, int]] = []   # (onset, offset, peak, channel)
+        self._held: list[Movement] = []
+        self._flat_ticks: list[int] = []
+        self._changes_sent = 0
+        self._initial_sent = False
+
+    @property
+    def samples_seen(self) -> int:
+        return self.health.samples
+
+    def feed(self, samples: np.ndarray, gap_samples: int = 0) -> Events:
+        samples = np.asarray(samples, dtype=np.float64)
+        if samples.ndim == 1:
+            samples = samples[:, None]
+        if samples.shape[1] != self.n_channels:
+            raise ValueError(f"expected {self.n_channels} channels, got {samples.shape[1]}")
+        self.health.samples += samples.shape[0]
+        self.health.gap_samples += gap_samples
+        if self.rails is not None:
+            lo, hi = self.rails
+            self.health.clipped_samples += int(np.count_nonzero((samples <= lo) | (samples >= hi)))
+        for c, det in enumerate(self.chans):
+            det.feed(samples[:, c])
+        return self._collect(final=False)
+
+    def finish(self) -> Events:
+        for det in self.chans:
+            det.finish()
+        self._take_ticks()
+        self.bed.finish()
+        return self._collect(final=True)
+
+    @property
+    def end_s(self) -> float:
+        return self.health.samples / self.fs
+
+    # -- internals --------------------------------------------------------
+    def _collect(self, final: bool) -> Events:
+        self._take_ticks()
+        for c, det in enumerate(self.chans):
+            new = det.segments[self._seg_taken[c]:]
+            self._seg_taken[c] = len(det.segments)
+            self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, c) for s in new)
+            del det.segments[:]
+            self._seg_taken[c] = 0
+        safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - self.cfg.detection.merge_gap_s
+        self._pool.sort()
+        ready = [p for p in self._pool if p[1] < safe]
+        if ready and not final:
+            # a group is ready only if nothing still pending could join it
+            cut = len(ready)
+            while cut and any(q[0] - ready[cut - 1][1] < self.cfg.detection.merge_gap_s for q in self._pool[cut:]):
+                cut -= 1
+            ready = ready[:cut]
+        self._pool = self._pool[len(ready):]
+        per_channel = [[(a, b, p) for a, b, p, c in ready if c == ch] for ch in range(self.n_channels)]
+        for a, b, mask, peak in merge_channels(per_channel, self.cfg.detection.merge_gap_s):
+            kind = classify(a, b, mask, self.cfg.detection)
+            if kind is not None:
+                self._held.append(Movement(a, b, kind, mask, peak))
+        return self._release(final)
+
+    def _safe_s(self, det: ChannelDetector) -> float:
+        if det._in_event:
+            return det._onset * det.frame_s
+        return det.processed_s - FLAT_MARGIN_S
+
+    def _take_ticks(self) -> None:
+        n = min(len(det.ticks) for det in self.chans)
+        for k in range(n):
+            per = [det.ticks[k] for det in self.chans]
+            t = per[0] if len(per) == 1 else Tick(
+                per[0].index, sum(p.level for p in per), max(p.spread for p in per),
+                max(p.energy for p in per), max(p.rest for p in per),
+                all(p.quiet for p in per), any(p.flat for p in per))
+            self.bed.add(t)
+            self.health.ticks += 1
+            self.health.flat_now = t.flat
+            if t.flat:
+                self.health.flat_ticks += 1
+                self._flat_ticks.append(t.index)
+            self.health.last_rest, self.health.last_level = t.rest, t.level
+        for det in self.chans:
+            del det.ticks[:n]
+        self._ticks_taken += n
+        self._flat_ticks = self._flat_ticks[-10_000:]
+
+    def _touches_flat(self, m: Movement) -> bool:
+        a = int((m.onset_s - FLAT_MARGIN_S) / self.tick_s)
+        b = int((m.offset_s + FLAT_MARGIN_S) / self.tick_s)
+        return any(a <= i <= b for i in self._flat_ticks)
+
+    def _release(self, final: bool) -> Events:
+        out = Events()
+        until = self.end_s if final else self.bed.resolved_until_s
+        periods = self.bed.periods(self.end_s if final else until)
+        keep = []
+        for m in self._held:
+            if m.offset_s <= until or final:
+                if any(m.onset_s - BED_CHANGE_MARGIN_S <= t <= m.offset_s + BED_CHANGE_MARGIN_S
+                       for t, _ in self.bed.changes):
+                    m.kind = "large"   # getting in or out of bed
+                if in_any(m.onset_s, m.offset_s, periods) and not self._touches_flat(m):
+                    out.movements.append(m)
+            else:
+                keep.append(m)
+        self._held = keep
+        if final or self.bed.state is not None:
+            if not self._initial_sent:
+                if (self.bed.initial or "in") == "in":
+                    out.bed_changes.append((0.0, "in"))
+                self._initial_sent = True
+            new = self.bed.changes[self._changes_sent:]
+            out.bed_changes.extend(new)
+            self._changes_sent += len(new)
+        return out

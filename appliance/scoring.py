@@ -1,0 +1,192 @@
+"""The scoring rules of DESIGN.md (WASM/IRLSSG 2016, adapted), as pure functions.
+
+Input: activity segments in seconds and the in-bed periods. Output: movements
+classified as LM or large, PLM series, and the night's summary. Both `analyze` and
+the stored nights go through here, so a night reads the same either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from appliance.config import DetectionConfig, SeriesConfig
+
+IMI_BIN_S = 2.0
+IMI_HIST_MAX_S = 90.0
+
+
+@dataclass
+class Movement:
+    onset_s: float
+    offset_s: float
+    kind: str = "lm"            # 'lm' or 'large'
+    channels: int = 1           # bit mask of the channels that saw it
+    peak: float = 0.0           # peak envelope over resting level
+    periodic: bool = False
+    series: int | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.offset_s - self.onset_s
+
+    def as_dict(self) -> dict:
+        return {"onset_s": round(self.onset_s, 2), "offset_s": round(self.offset_s, 2), "kind": self.kind,
+                "periodic": self.periodic, "series": self.series, "channels": self.channels,
+                "peak": round(self.peak, 1)}
+
+
+@dataclass
+class Series:
+    id: int
+    onset_s: float
+    offset_s: float
+    count: int
+    mean_imi_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "onset_s": round(self.onset_s, 2), "offset_s": round(self.offset_s, 2),
+                "count": self.count, "mean_imi_s": round(self.mean_imi_s, 1)}
+
+
+def merge_channels(per_channel: list[list[tuple[float, float, float]]], gap_s: float) -> list[tuple[float, float, int, float]]:
+    """Movements from two channels that overlap or lie closer than `gap_s` are one.
+
+    Returns (onset, offset, channel mask, peak) sorted by onset.
+    """
+    items = sorted((a, b, 1 << c, p) for c, segs in enumerate(per_channel) for a, b, p in segs)
+    merged: list[list] = []
+    for a, b, mask, p in items:
+        if len(per_channel) > 1 and merged and a - merged[-1][1] < gap_s:
+            last = merged[-1]
+            last[1] = max(last[1], b)
+            last[2] |= mask
+            last[3] = max(last[3], p)
+        else:
+            merged.append([a, b, mask, p])
+    return [tuple(m) for m in merged]
+
+
+def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig) -> str | None:
+    """'lm', 'large', or None for activity too short to score."""
+    dur = offset - onset
+    combined = bin(mask).count("1") > 1
+    longest = cfg.combined_max_s if combined else cfg.lm_max_s
+    if dur < cfg.lm_min_s:
+        return None
+    return "lm" if dur <= longest else "large"
+
+
+def in_any(t0: float, t1: float, periods: list[tuple[float, float]]) -> bool:
+    return any(t0 < b and t1 > a for a, b in periods)
+
+
+def find_series(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[float, float]] | None = None) -> list[Series]:
+    """Mark PLM series in place: >= min_count consecutive LMs, every IMI within bounds.
+
+    A large movement, an IMI out of bounds, or leaving the bed ends a series.
+    """
+    for m in movements:
+        m.periodic, m.series = False, None
+    runs: list[list[Movement]] = []
+    run: list[Movement] = []
+
+    def end_run():
+        nonlocal run
+        if len(run) >= cfg.min_count:
+            runs.append(run)
+        run = []
+
+    for m in sorted(movements, key=lambda m: m.onset_s):
+        if m.kind != "lm":
+            end_run()
+            continue
+        if run:
+            imi = m.onset_s - run[-1].onset_s
+            crosses_out = bed is not None and _period_of(run[-1].onset_s, bed) != _period_of(m.onset_s, bed)
+            if not (cfg.imi_min_s <= imi <= cfg.imi_max_s) or crosses_out:
+                end_run()
+        run.append(m)
+    end_run()
+    series = []
+    for i, r in enumerate(runs, start=1):
+        for m in r:
+            m.periodic, m.series = True, i
+        imis = np.diff([m.onset_s for m in r])
+        series.append(Series(i, r[0].onset_s, r[-1].offset_s, len(r), float(imis.mean())))
+    return series
+
+
+def _period_of(t: float, bed: list[tuple[float, float]]) -> int:
+    for i, (a, b) in enumerate(bed):
+        if a <= t <= b:
+            return i
+    return -1
+
+
+def intervals(movements: list[Movement], bed: list[tuple[float, float]] | None = None) -> list[list[float]]:
+    """IMIs (onset to onset) between consecutive LMs, in runs broken by large movements and by leaving the bed."""
+    runs, cur, last = [], [], None
+    for m in sorted(movements, key=lambda m: m.onset_s):
+        if m.kind != "lm" or (last is not None and bed is not None and _period_of(last.onset_s, bed) != _period_of(m.onset_s, bed)):
+            if cur:
+                runs.append(cur)
+            cur, last = [], (m if m.kind == "lm" else None)
+            continue
+        if last is not None:
+            cur.append(m.onset_s - last.onset_s)
+        last = m
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def periodicity_index(imi_runs: list[list[float]], lo: float = 10.0, hi: float = 90.0) -> float | None:
+    """Ferri 2006: the share of IMIs that are lo-hi s long and stand in a run of >= 3 such IMIs."""
+    total = sum(len(r) for r in imi_runs)
+    if total == 0:
+        return None
+    periodic = 0
+    for r in imi_runs:
+        streak = 0
+        for imi in r + [None]:
+            if imi is not None and lo <= imi <= hi:
+                streak += 1
+                continue
+            if streak >= 3:
+                periodic += streak
+            streak = 0
+    return periodic / total
+
+
+def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[float, float]],
+              cfg: SeriesConfig) -> dict:
+    """The night's summary: the DESIGN.md keys, and more."""
+    hours = sum(b - a for a, b in bed) / 3600.0
+    lms = [m for m in movements if m.kind == "lm"]
+    plm = [m for m in lms if m.periodic]
+    runs = intervals(movements, bed)
+    flat = [x for r in runs for x in r]
+    edges = np.arange(0, IMI_HIST_MAX_S + IMI_BIN_S, IMI_BIN_S)
+    hist = np.histogram(flat, bins=edges)[0] if flat else np.zeros(len(edges) - 1, int)
+    log_edges = np.linspace(0, np.log(300), 31)
+    log_hist = np.histogram(np.log([x for x in flat if x > 0]), bins=log_edges)[0] if flat else np.zeros(30, int)
+    pi = periodicity_index(runs, cfg.imi_min_s, cfg.imi_max_s)
+
+    def rate(k):
+        return round(k / hours, 1) if hours > 0 else None
+
+    return {
+        "hours_in_bed": round(hours, 2),
+        "lm_count": len(lms),
+        "plm_count": len(plm),
+        "series_count": len(series),
+        "plmi": rate(len(plm)),
+        "lmi": rate(len(lms)),
+        "periodicity_index": round(pi, 2) if pi is not None else None,
+        "large_count": sum(1 for m in movements if m.kind == "large"),
+        "series_lengths": [s.count for s in series],
+        "imi_histogram": {"bin_s": IMI_BIN_S, "counts": hist.tolist()},
+        "log_imi_histogram": {"edges_ln_s": [round(x, 3) for x in log_edges.tolist()], "counts": log_hist.tolist()},
+        "denominator": "time in bed (no EEG, so not sleep time)",
+    }

@@ -1,0 +1,322 @@
+"""Whole simulated nights of a strip under a mattress, with their ground truth.
+
+The model works in force at the strip (arbitrary units: the heartbeat's RMS force is
+about 1), then passes it through a front end (piezo or load cell) and an ADC.
+
+Components, with their typical size and band:
+
+- Occupancy: a sleeper's legs put a static load of ~150 on the strip (load cell
+  only sees it; a piezo film is AC-coupled and sees only changes).
+- Respiration: 0.15-0.4 Hz, rate drifting slowly, amplitude ~2-6 under the legs
+  (far more at the chest). Sighs now and then.
+- Ballistocardiogram (BCG): one beat every ~0.8-1.2 s (heart-rate variability
+  ~5 %), a damped 4-8 Hz wavelet, amplitude varying +-25 % beat to beat. RMS ~1.
+- Leg movements (LM), 0.5-10 s: band-limited 0.5-8 Hz force bursts under a smooth
+  envelope plus a small weight shift; RMS 2.5x to 30x the heartbeat, log-uniform,
+  so some are only a few times the heartbeat. Isolated ones (a Poisson process)
+  and periodic series (IMI 15-40 s with 8-15 % jitter, minutes to hours long).
+- Large movements (turning over), 10-60 s: 15x-80x the heartbeat, with pauses of
+  0.3-0.45 s inside (shorter than the 0.5 s that ends a movement), then the coupling
+  (gain) of every body signal changes by x0.6-1.6 and the static load shifts.
+- Bed entry and exit: a 4-8 s scramble while the static load ramps; trips out of
+  bed of 2-15 minutes.
+- A partner (profile 'partner'): their movements reach this strip attenuated to
+  0.1-0.3 of their size, and their heartbeat at ~0.3.
+- Electrical: mains hum (50 or 60 Hz, 0.2-2 % of full scale on the piezo),
+  single-sample glitches (a few per hour), slow bias drift, white noise, clipping
+  at the ADC's rails, quantisation to 10, 12 or 24 bits.
+
+Front ends: 'piezo' = film into a charge amplifier (high-pass 0.3 Hz, bias at half
+the reference) into an MCP3008 (10 bit) or MCP3208 (12 bit), 3.3 V; 'loadcell' =
+bridge into an ADS1256 (24 bit, PGA 64, 2.5 V reference), which sees the static load.
+
+Ground truth is scored with the same rules the detector uses (appliance.scoring),
+so 'periodic' and series in the truth mean what they mean in the output.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+
+import numpy as np
+
+from sensor.recording import Recording
+
+PROFILES = {
+    # name: (front end, adc bits, fs, PLM series per night (mean), isolated LM per hour, partner)
+    "piezo12": dict(front="piezo", bits=12, fs=250.0, series=3.0, iso_rate=12.0, partner=False),
+    "piezo10": dict(front="piezo", bits=10, fs=200.0, series=3.0, iso_rate=12.0, partner=False),
+    "loadcell": dict(front="loadcell", bits=24, fs=100.0, series=3.0, iso_rate=12.0, partner=False),
+    "loadcell500": dict(front="loadcell", bits=24, fs=500.0, series=2.0, iso_rate=8.0, partner=False),
+    "severe": dict(front="piezo", bits=12, fs=250.0, series=6.0, iso_rate=20.0, partner=False),
+    "quiet": dict(front="piezo", bits=12, fs=250.0, series=0.0, iso_rate=3.0, partner=False),
+    "partner": dict(front="piezo", bits=12, fs=250.0, series=2.0, iso_rate=8.0, partner=True),
+}
+
+
+@dataclass
+class Truth:
+    """What really happened in a simulated night (seconds from its start)."""
+
+    fs: float
+    duration_s: float
+    profile: str
+    seed: int
+    lms: list = field(default_factory=list)        # [onset, offset]
+    large: list = field(default_factory=list)      # [onset, offset]
+    bed: list = field(default_factory=list)        # [in, out]
+    partner: list = field(default_factory=list)    # [onset, offset], partner's movements
+    glitches: list = field(default_factory=list)   # seconds
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, path) -> "Truth":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def truth_path(recording_path) -> Path:
+    p = Path(recording_path)
+    return p.with_name(p.stem + ".truth.json")
+
+
+def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
+                   fs: float | None = None, start: dt.datetime | None = None) -> tuple[Recording, Truth]:
+    """Simulate one night; return the recording (ADC output in volts) and its truth."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if not 0.05 <= hours <= 24:
+        raise ValueError(f"hours must be between 0.05 and 24, got {hours}")
+    p = PROFILES[profile]
+    fs = float(fs or p["fs"])
+    rng = np.random.default_rng(seed)
+    n = int(round(hours * 3600 * fs))
+    dur = n / fs
+    truth = Truth(fs, dur, profile, seed)
+
+    # --- when the sleeper is in bed: a few minutes awake at each end, trips out
+    bed_in = min(rng.uniform(60, 300), dur * 0.1)
+    bed_out = max(dur - rng.uniform(60, 300), dur * 0.9)
+    trips = []
+    if dur > 3 * 3600:
+        for _ in range(rng.integers(0, 3)):
+            t = rng.uniform(bed_in + 1800, bed_out - 1800)
+            trips.append((t, t + rng.uniform(120, 900)))
+    trips.sort()
+    bed = []
+    t = bed_in
+    for a, b in trips:
+        if a > t + 60:
+            bed.append([t, a])
+            t = b
+    bed.append([t, bed_out])
+    truth.bed = [[round(a, 2), round(b, 2)] for a, b in bed]
+
+    gain = np.zeros(n)            # coupling of body signals: 0 out of bed
+    load = np.zeros(n)            # static load
+    body = np.zeros(n)            # dynamic force from the sleeper
+    occupied = np.zeros(n, bool)
+    for a, b in bed:
+        occupied[int(a * fs):int(b * fs)] = True
+
+    # --- large movements (turns), and their coupling changes
+    turns = []
+    for a, b in bed:
+        t = a + rng.uniform(600, 2400)
+        while t < b - 120:
+            turns.append(t)
+            t += rng.uniform(1200, 3600)
+    coupling = np.ones(n)
+    static = np.full(n, 150.0)
+    for t in turns:
+        i = int(t * fs)
+        coupling[i:] *= rng.uniform(0.6, 1.6)
+        static[i:] += rng.normal(0, 15)
+    coupling = np.clip(coupling, 0.3, 3.0)
+    gain[occupied] = coupling[occupied]
+    load[occupied] = static[occupied]
+
+    # --- respiration
+    rate = 0.25 + 0.05 * _smooth_walk(rng, n, fs, 600.0)
+    rate = np.clip(rate, 0.15, 0.4)
+    phase = 2 * np.pi * np.cumsum(rate) / fs
+    resp_amp = rng.uniform(2, 6)
+    body += resp_amp * (np.sin(phase) + 0.25 * np.sin(2 * phase + 0.7))
+
+    # --- ballistocardiogram
+    body += _bcg(rng, n, fs)
+
+    # --- leg movements: series and isolated
+    lms = []
+    free = _FreeTime(bed, turns)
+    n_series = rng.poisson(p["series"] * hours / 8.0)
+    for _ in range(n_series):
+        length = rng.uniform(5 * 60, min(120 * 60, dur / 3))
+        t0 = rng.uniform(bed_in, max(bed_in + 1, bed_out - length))
+        imi = rng.uniform(15, 40)
+        jitter = rng.uniform(0.08, 0.15)
+        t = t0
+        while t < t0 + length:
+            d = float(np.clip(rng.lognormal(np.log(1.8), 0.45), 0.7, 8.0))
+            if free.ok(t, t + d):
+                lms.append((t, t + d))
+            t += imi * (1 + jitter * rng.standard_normal())
+    n_iso = rng.poisson(p["iso_rate"] * hours)
+    for _ in range(n_iso):
+        t = rng.uniform(bed_in, bed_out)
+        d = float(np.clip(rng.lognormal(np.log(2.0), 0.6), 0.7, 9.0))
+        if free.ok(t - 2, t + d + 2) and all(t + d + 1.0 < a or t > b + 1.0 for a, b in lms):
+            lms.append((t, t + d))
+    lms.sort()
+    for a, b in lms:
+        body += _burst(rng, n, fs, a, b, rms=np.exp(rng.uniform(np.log(2.5), np.log(30))))
+    truth.lms = [[round(a, 3), round(b, 3)] for a, b in lms]
+
+    # --- large movements: turns, and getting in and out of bed
+    large = []
+    for t in turns:
+        d = rng.uniform(10.5, 60)
+        large.append((t, t + d))
+        _large_burst(rng, body, fs, t, d)
+    for a, b in bed:
+        for (s, e) in ((a - rng.uniform(4, 8), a), (b, b + rng.uniform(4, 8))):
+            s, e = max(s, 0), min(e, dur)
+            large.append((s, e))
+            _large_burst(rng, body, fs, s, e - s, strength=(20, 60))
+            i, j = int(s * fs), int(e * fs)
+            ramp = np.linspace(0, 1, j - i) if s < a else np.linspace(1, 0, j - i)
+            level = static[min(j, n - 1)] if s < a else static[max(i - 1, 0)]
+            load[i:j] = ramp * level
+            gain[i:j] = np.maximum(gain[i:j], 1.0)
+    large.sort()
+    truth.large = [[round(a, 2), round(b, 2)] for a, b in large]
+
+    force = gain * body + load
+
+    # --- a partner: attenuated heartbeat and movements
+    if p["partner"]:
+        force += 0.3 * _bcg(rng, n, fs)
+        t = rng.uniform(300, 900)
+        partner = []
+        while t < dur - 60:
+            d = float(np.clip(rng.lognormal(np.log(2.5), 0.6), 0.7, 9.0))
+            partner.append((t, t + d))
+            force += rng.uniform(0.1, 0.3) * _burst(rng, n, fs, t, t + d, rms=np.exp(rng.uniform(np.log(3), np.log(30))))
+            t += rng.exponential(240)
+        truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
+
+    volts, rails = _front_end(rng, force, fs, p["front"], p["bits"])
+    glitches = rng.uniform(0, dur, rng.poisson(3 * hours))
+    for g in glitches:
+        volts[int(g * fs)] = rails[rng.integers(0, 2)]
+    truth.glitches = sorted(round(float(g), 3) for g in glitches)
+    rec = Recording(fs, volts[:, None], start, "V")
+    return rec, truth
+
+
+class _FreeTime:
+    """Where an LM may go: in bed, away from bed edges and turns."""
+
+    def __init__(self, bed, turns):
+        self.bed = bed
+        self.turns = turns
+
+    def ok(self, a, b):
+        # people lie awake a few minutes before sleep; no kicks right after getting in
+        inside = any(s + 180 < a and b < e - 20 for s, e in self.bed)
+        return inside and all(b + 3 < t or a > t + 65 for t in self.turns)
+
+
+def _smooth_walk(rng, n, fs, tau):
+    """A slow random wander of unit size with time constant ~tau seconds."""
+    m = max(4, int(n / fs / tau * 4) + 4)
+    knots = rng.standard_normal(m)
+    return np.interp(np.linspace(0, m - 1, n), np.arange(m), knots)
+
+
+def _bcg(rng, n, fs):
+    hr = rng.uniform(0.85, 1.25)  # beats per second
+    dur = n / fs
+    rr = 1 / hr * (1 + 0.05 * rng.standard_normal(int(dur * hr * 1.3) + 10))
+    beats = np.cumsum(rr)
+    beats = beats[beats < dur - 1]
+    train = np.zeros(n)
+    np.add.at(train, (beats * fs).astype(int), rng.normal(1.0, 0.25, len(beats)))
+    k = np.arange(int(0.5 * fs)) / fs
+    f0 = rng.uniform(4, 8)
+    wavelet = np.sin(2 * np.pi * f0 * k) * np.exp(-k / 0.09)
+    wavelet /= np.sqrt(np.sum(wavelet ** 2) * hr / fs)  # RMS ~1 at this heart rate
+    return np.convolve(train, wavelet)[:n]
+
+
+def _band_noise(rng, m, fs, lo, hi):
+    spec = np.fft.rfft(rng.standard_normal(m))
+    f = np.fft.rfftfreq(m, 1 / fs)
+    spec[(f < lo) | (f > hi)] = 0
+    x = np.fft.irfft(spec, m)
+    return x / (np.std(x) + 1e-12)
+
+
+def _burst(rng, n, fs, a, b, rms):
+    """A leg movement: a band-limited force burst under a smooth envelope."""
+    out = np.zeros(n)
+    i, j = int(a * fs), min(int(b * fs), n)
+    m = j - i
+    if m < 4:
+        return out
+    ramp = min(0.15 * fs, m // 4)
+    env = np.ones(m)
+    if ramp >= 1:
+        r = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, int(ramp)))
+        env[:len(r)] = r
+        env[m - len(r):] = r[::-1]
+    x = _band_noise(rng, m, fs, 0.5, 8.0) * rms
+    shift = rng.normal(0, rms * 0.3) * np.sin(np.linspace(0, np.pi, m))
+    out[i:j] = env * x + shift
+    return out
+
+
+def _large_burst(rng, body, fs, t, d, strength=(15, 80)):
+    """Turning over: strong activity with short pauses inside."""
+    n = len(body)
+    rms = rng.uniform(*strength)
+    s = t
+    while s < t + d:
+        seg = min(rng.uniform(2, 10), t + d - s)
+        body += _burst(rng, n, fs, s, s + seg, rms * rng.uniform(0.5, 1.0))
+        s += seg + rng.uniform(0.3, 0.45)
+
+
+def _front_end(rng, force, fs, front, bits):
+    n = len(force)
+    t = np.arange(n) / fs
+    hum_f = 50.0 if rng.random() < 0.5 else 60.0
+    if front == "piezo":
+        vref = 3.3
+        x = _highpass(force, fs, 0.3) * rng.uniform(0.02, 0.04)  # ~30 mV per heartbeat RMS
+        x += vref / 2 + 0.02 * _smooth_walk(rng, n, fs, 3600)
+        x += rng.uniform(0.002, 0.02) * vref * np.sin(2 * np.pi * hum_f * t)
+        x += rng.normal(0, 0.001, n)
+        lo, hi = 0.0, vref
+    else:
+        vref, pga = 2.5, 64
+        fullscale = 2 * vref / pga
+        x = force * rng.uniform(0.8e-5, 1.6e-5) + 0.002  # ~150 mV... of bridge at x64 well inside range
+        x += 0.0004 * _smooth_walk(rng, n, fs, 7200)       # creep and bias drift
+        x += 2e-6 * np.sin(2 * np.pi * hum_f * t)
+        x += rng.normal(0, 1e-6, n)
+        lo, hi = -fullscale, fullscale
+    step = (hi - lo) / (2 ** bits)
+    x = np.clip(np.round((x - lo) / step) * step + lo, lo, hi - step)
+    return x, (lo, hi - step)
+
+
+def _highpass(x, fs, fc):
+    """First-order high-pass, applied in the frequency domain (simulation only)."""
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / fs)
+    h = (1j * f / fc) / (1 + 1j * f / fc)
+    return np.fft.irfft(spec * h, len(x))

@@ -1,0 +1,1 @@
+"""The dashboard (read-only on the store)."""
