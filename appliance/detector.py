@@ -6,13 +6,14 @@ The signal chain, and why each step:
    its samples less the largest and the smallest: a boxcar of 0.1 s has zeros at
    every multiple of 10 Hz, so 50 and 60 Hz mains hum vanish, and dropping the two
    extremes removes single-sample glitches before they can look like a kick.
-2. The second difference of the frame values: respiration (0.15-0.4 Hz) and the
-   slow load and bias drift are cut by 30 dB or more; heartbeat and movement
-   (1-5 Hz) pass. It works the same for a piezo (AC) and a load cell (DC).
-3. Movement envelope: RMS over a centred 0.5 s window, then a median of three
-   frames. Its resting level (a still sleeper's heartbeat, or the empty bed's
-   noise) is the 25th percentile of per-second lows over the last 90 s, so it
-   follows a change of coupling after a turn, and a movement does not lift it.
+2. The difference of successive frame values: it cuts the static load, the slow
+   creep and bias drift, and most of the respiration (0.15-0.4 Hz, -15 dB and
+   more), and passes heartbeat and movement (1-5 Hz). It works the same for a
+   piezo (AC) and a load cell (DC).
+3. Movement envelope: RMS over a centred 1.1 s window, about one heartbeat, so
+   the beats of a still sleeper merge into a steady resting level. That level is
+   the 25th percentile of per-second medians over the last 90 s: it follows a
+   change of coupling after a turn, and a movement does not lift it.
 4. Hysteresis against that level, as the scoring rules ask: onset where the
    envelope rises above rest x (1 + onset_margin); offset at the start of the
    first 0.5 s that stays under rest x (1 + offset_margin). Margins are ratios of
@@ -39,8 +40,7 @@ LOW_RANK = 5               # per-tick level: the median of its 10 envelope frame
 REST_PERCENTILE = 0.25
 CHUNK_S = 10.0
 ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
-DIFF_ORDER = 1
-DIFF_BEFORE = {1: 1, 2: 2, 3: 3, 4: 5}
+SHARP_KEEP_FRAMES = 6000   # ten minutes of the sharp envelope, to place long movements' edges
 
 
 @dataclass
@@ -85,14 +85,8 @@ class _Window:
         return self.push(np.full(self.after, self.pad))
 
 
-def _d2(w):
-    if DIFF_ORDER == 1:
-        return w[:, -1] - w[:, -2]
-    if DIFF_ORDER == 3:
-        return (w[:, -1] + w[:, -2]) - (w[:, -3] + w[:, -4])
-    if DIFF_ORDER == 4:
-        return (w[:, -1] + w[:, -2] + w[:, -3]) - (w[:, -4] + w[:, -5] + w[:, -6])
-    return w[:, 2] - 2.0 * w[:, 1] + w[:, 0]
+def _diff(w):
+    return w[:, 1] - w[:, 0]
 
 
 def _rms(w):
@@ -118,9 +112,11 @@ class ChannelDetector:
         self._pending_n = 0
         self._chunk_n = int(CHUNK_S * self.fs)
         self._tail = np.empty(0)
-        self._d2 = _Window(DIFF_BEFORE[DIFF_ORDER], 0, _d2)
+        self._diff = _Window(1, 0, _diff)
         self._rms = _Window(ENV_HALF, ENV_HALF, _rms)
         self._med = _Window(1, 1, _median3)
+        self._sharp_buf = np.empty(0)
+        self._sharp_start = 0                    # frame number of _sharp_buf[0]
         self._env = np.empty(0)                # envelope frames not yet in a whole tick
         self._values = np.empty(0)             # frame values waiting for their envelope (it lags)
         self._flat = np.empty(0, bool)
@@ -132,6 +128,7 @@ class ChannelDetector:
         self._onset = 0
         self._peak = 0.0
         self._quiet_run = 0
+        self._onset_rest = 0.0
         self._frame_no = 0                     # next envelope frame to classify
         self.segments: list[Segment] = []
         self.ticks: list[Tick] = []
@@ -175,13 +172,27 @@ class ChannelDetector:
         else:
             values = frames.mean(axis=1)
         if self._first_values:
-            # start the second difference from the first value, not from zero
-            self._d2.buf[:] = values[0]
+            # start the difference from the first value, not from zero
+            self._diff.buf[:] = values[0]
             self._first_values = False
         self._values = np.concatenate([self._values, values])
         self._flat = np.concatenate([self._flat, hi == lo])
-        d = self._d2.push(values)
+        d = self._diff.push(values)
+        self._keep_sharp(np.abs(d))
         self._take_envelope(self._med.push(self._rms.push(d * d)))
+        self._trim_sharp()
+
+    def _keep_sharp(self, sharp: np.ndarray) -> None:
+        self._sharp_buf = np.concatenate([self._sharp_buf, sharp])
+
+    def _trim_sharp(self) -> None:
+        """Forget sharp frames no open or future movement can need."""
+        keep_from = (self._onset if self._in_event else self._frame_no) - 2 * ENV_HALF - 2
+        keep_from = max(keep_from, self._frame_no - SHARP_KEEP_FRAMES)
+        drop = keep_from - self._sharp_start
+        if drop > 0:
+            self._sharp_buf = self._sharp_buf[drop:]
+            self._sharp_start += drop
 
     def _take_envelope(self, env: np.ndarray, final: bool = False) -> None:
         """Classify whole ticks of envelope frames; thresholds come from past ticks only."""
@@ -199,7 +210,7 @@ class ChannelDetector:
             ratio = e / rest[:, None]
             above = ratio > 1.0 + self.cfg.onset_margin
             below = ratio < 1.0 + self.cfg.offset_margin
-            self._hysteresis(ratio.ravel(), above.ravel(), below.ravel())
+            self._hysteresis(ratio.ravel(), above.ravel(), below.ravel(), np.repeat(rest, FRAMES_PER_TICK))
             first = self._ticks_done
             self.ticks.extend(Tick(first + k, lv, sp, lw, r, q, fl) for k, (lv, sp, lw, r, q, fl) in enumerate(zip(
                 v.mean(axis=1).tolist(), v.std(axis=1).tolist(), lows.tolist(), rest.tolist(),
@@ -209,7 +220,8 @@ class ChannelDetector:
             # the last part-tick: same thresholds as the tick before it
             rest = self.ticks[-1].rest if self.ticks else max(float(self._env.min()), np.finfo(float).tiny)
             ratio = self._env / rest
-            self._hysteresis(ratio, ratio > 1.0 + self.cfg.onset_margin, ratio < 1.0 + self.cfg.offset_margin)
+            self._hysteresis(ratio, ratio > 1.0 + self.cfg.onset_margin, ratio < 1.0 + self.cfg.offset_margin,
+                             np.full(len(ratio), rest))
             self._env = self._env[:0]
 
     def _rest_levels(self, lows: np.ndarray) -> np.ndarray:
@@ -232,7 +244,7 @@ class ChannelDetector:
         self._lows = hist[-w:]
         return out
 
-    def _hysteresis(self, ratio: np.ndarray, above: np.ndarray, below: np.ndarray) -> None:
+    def _hysteresis(self, ratio: np.ndarray, above: np.ndarray, below: np.ndarray, rest: np.ndarray) -> None:
         """Onsets above the onset margin; offsets at the start of `quiet_frames` under the offset one."""
         n = len(ratio)
         idx = np.arange(n)
@@ -249,17 +261,44 @@ class ChannelDetector:
                     break
                 i = int(onsets[k])
                 self._in_event, self._onset, self._peak = True, self._frame_no + i, 0.0
+                self._onset_rest = float(rest[i])
             k = np.searchsorted(ends, i)
             if k == len(ends):
                 self._peak = max(self._peak, float(ratio[i:].max()))
                 break
             f = int(ends[k])
             self._peak = max(self._peak, float(ratio[i:f + 1].max()))
-            self._close(self._frame_no + f - self.quiet_frames + 1)
+            self._close(self._frame_no + f - self.quiet_frames + 1, float(rest[f]))
             i = f + 1
         self._quiet_run = int(run[-1]) if n else self._quiet_run
         self._frame_no += n
 
-    def _close(self, offset: int) -> None:
-        self.segments.append(Segment(self._onset, max(offset, self._onset + 1), self._peak))
+    def _close(self, offset: int, rest: float | None = None) -> None:
+        onset, offset = self._refine(self._onset, max(offset, self._onset + 1), rest)
+        self.segments.append(Segment(onset, offset, self._peak))
         self._in_event = False
+
+    def _refine(self, onset: int, offset: int, rest: float | None) -> tuple[int, int]:
+        """Place onset and offset with the sharp envelope.
+
+        The 1.1 s envelope crosses a threshold up to half its width early (onset)
+        and late (offset); within that half width, the frame-by-frame activity
+        says where the movement really starts and stops, so durations stay honest
+        near the 0.5 s and 10 s limits.
+        """
+        buf, base = self._sharp_buf, self._sharp_start
+        if onset - base < 0 or offset - base > len(buf):
+            return onset, offset
+        on_level = self._onset_rest * (1.0 + self.cfg.onset_margin)
+        ahead = buf[onset - base:min(onset + ENV_HALF + 1, offset) - base]
+        hits = np.flatnonzero(ahead > on_level)
+        if len(hits):
+            onset += int(hits[0])
+        # heartbeats are peaky frame by frame: only onset-sized activity marks the end
+        off_level = (rest if rest is not None else self._onset_rest) * (1.0 + self.cfg.onset_margin)
+        lo = max(onset + 1, offset - ENV_HALF - 1)
+        behind = buf[lo - base:offset - base]
+        loud = np.flatnonzero(behind > off_level)
+        if len(loud):
+            offset = lo + int(loud[-1]) + 1
+        return onset, max(offset, onset + 1)

@@ -26,6 +26,7 @@ import numpy as np
 ENERGY_RATIO = 3.0     # resting activity this many times apart: a different state
 LEVEL_STEPS = 20.0     # level this many noise widths apart: a different load
 STATS_TICKS = 30
+BURST_SLACK_TICKS = 5
 EDGE_FRACTION = 0.2   # in bed once the load is a fifth of the way up from empty
 
 
@@ -210,7 +211,10 @@ class BedTracker:
             for i, lv in self._levels:
                 if a < i <= b and ((lv - threshold) * up > 0) == (new == "in"):
                     return i * self.tick_s
-        inside = [br for br in self._bursts if br[0] > a and br[1] < b]
+        # bursts between the two states; one that ended just before the last quiet
+        # second of the old state still counts (the first quiet second after a
+        # piezo's exit can look like the old state)
+        inside = [br for br in self._bursts if br[1] >= a - BURST_SLACK_TICKS and br[1] < b]
         if not inside:
             return (a + b + 1) / 2 * self.tick_s
         if new == "in":

@@ -158,7 +158,8 @@ class StreamDetector:
         periods = self.bed.periods(self.end_s if final else until)
         keep = []
         for m in self._held:
-            if m.offset_s <= until or final:
+            # held until no bed change can still be placed near it
+            if m.offset_s + BED_CHANGE_MARGIN_S <= until or final:
                 if any(m.onset_s - BED_CHANGE_MARGIN_S <= t <= m.offset_s + BED_CHANGE_MARGIN_S
                        for t, _ in self.bed.changes):
                     m.kind = "large"   # getting in or out of bed

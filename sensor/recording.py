@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,11 @@ def _read_csv(path: Path) -> Recording:
     names = [h.strip() for h in header.split(",")]
     if not names or names[0] != "t" or len(names) < 2:
         raise RecordingError(f"{path}: .csv header must be 't' then one column per channel, got {header[:80]!r}")
-    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # an empty table is reported below, in our words
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    if table.size == 0:
+        raise RecordingError(f"{path}: .csv has a header but no rows; it needs at least two finite times")
     if table.shape[1] != len(names):
         raise RecordingError(f"{path}: rows have {table.shape[1]} columns, header has {len(names)}")
     t = table[:, 0]
@@ -146,7 +151,13 @@ def _read_csv(path: Path) -> Recording:
 def _read_edf(path: Path) -> Recording:
     import edfio  # only EDF needs it; keeps other commands quick to start
 
-    edf = edfio.read_edf(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")    # edfio warns and patches a lying header; we refuse it
+        try:
+            edf = edfio.read_edf(path)
+        except UserWarning as w:
+            raise RecordingError(f"{path}: EDF header does not match the file ({w}); "
+                                 "the file is truncated or damaged") from None
     signals = [s for s in edf.signals]
     if not signals:
         raise RecordingError(f"{path}: EDF has no signals")

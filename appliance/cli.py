@@ -1,0 +1,273 @@
+"""The `kickwatch` command line.
+
+Heavy imports (numpy, the detector, the store) happen inside each command, so
+`kickwatch --help` starts quickly on a Pi. Every error a user can cause ends in
+one line on stderr and a non-zero exit status (sysexits codes, so systemd can
+tell a bad config, which it must not retry forever, from a passing fault).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+
+EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_SOFTWARE, EX_CANTCREAT, EX_IOERR, EX_CONFIG = 64, 65, 69, 70, 73, 74, 78
+DEFAULT_DB = "/var/lib/kickwatch/kickwatch.db"
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EX_USAGE
+    try:
+        return args.func(args) or 0
+    except CommandError as e:
+        return _fail(str(e), e.code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # the last line of defence: one line, never a traceback
+        code, message = _classify(e)
+        if os.environ.get("KICKWATCH_DEBUG"):
+            raise
+        return _fail(message, code)
+
+
+def _classify(e: Exception) -> tuple[int, str]:
+    from appliance.config import ConfigError
+    from sensor.errors import RecordingError, SensorError
+
+    try:
+        from appliance.store import StoreError
+    except ImportError:  # pragma: no cover
+        StoreError = ()
+    if isinstance(e, ConfigError):
+        return EX_CONFIG, str(e)
+    if isinstance(e, RecordingError):
+        return EX_DATAERR, str(e)
+    if isinstance(e, SensorError):
+        return EX_UNAVAILABLE, str(e)
+    if isinstance(e, StoreError):
+        return EX_CANTCREAT, str(e)
+    if isinstance(e, OSError):
+        hint = " (disk full?)" if getattr(e, "errno", None) == 28 else ""
+        return EX_IOERR, f"{e.strerror or e}{hint}: {e.filename or ''}".rstrip(": ")
+    if isinstance(e, ValueError):
+        return EX_USAGE, str(e)
+    return EX_SOFTWARE, f"internal error: {type(e).__name__}: {e} (set KICKWATCH_DEBUG=1 for details)"
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"kickwatch: error: {message}", file=sys.stderr)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kickwatch",
+        description="Finds periodic limb movements in sleep from a strip under the mattress. "
+                    "Not a diagnosis: evidence to bring to a doctor.")
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    a = sub.add_parser("analyze", help="analyse a recording (.npz, .csv, .edf) offline",
+                       description="Analyse a recording offline: leg movements, PLM series, PLMI. "
+                                   "The same detector as the daemon.")
+    a.add_argument("recording", help="a .npz, .csv or .edf recording")
+    a.add_argument("--json", action="store_true", help="print one JSON object (the documented contract)")
+    a.add_argument("--config", help="a kickwatch.toml for the rule bounds")
+    a.set_defaults(func=cmd_analyze)
+
+    s = sub.add_parser("simulate", help="simulate a night on a strip, with its ground truth",
+                       description="Write a simulated night and, beside it, NAME.truth.json with what really happened.")
+    s.add_argument("out", help="where to write it: .npz, .csv or .edf")
+    s.add_argument("--hours", type=float, default=8.0, help="length of the night (default 8)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--profile", default="piezo12", help="piezo12, piezo10, loadcell, loadcell500, severe, quiet, partner")
+    s.add_argument("--start", help="ISO start time (default: yesterday 22:30 local)")
+    s.set_defaults(func=cmd_simulate)
+
+    r = sub.add_parser("run", help="the daemon: read the strip, detect, store",
+                       description="Read samples, detect movements and nights, store them. "
+                                   "Runs under systemd as kickwatch.service.")
+    r.add_argument("--config", help="config file (default /etc/kickwatch/kickwatch.toml)")
+    r.add_argument("--source", help="mcp3208, mcp3008, ads1256, sim, or a recording's path (overrides the config)")
+    r.add_argument("--speed", choices=["realtime", "max"], help="pace of a recording or the simulator")
+    r.add_argument("--db", help="database path (overrides the config)")
+    r.set_defaults(func=cmd_run)
+
+    n = sub.add_parser("night", help="show a stored night",
+                       description="A stored night in the same shape as 'analyze'. With no date, the last night.")
+    n.add_argument("date", nargs="?", help="the evening's date, YYYY-MM-DD (default: the last night)")
+    n.add_argument("--db", help=f"database path (default {DEFAULT_DB} or the config's)")
+    n.add_argument("--config", help="config file")
+    n.add_argument("--json", action="store_true", help="print one JSON object")
+    n.set_defaults(func=cmd_night)
+
+    c = sub.add_parser("config", help="print the default config, every setting explained",
+                       description="Print a commented kickwatch.toml with every setting and its default; "
+                                   "with --check FILE, validate a config file.")
+    c.add_argument("--check", metavar="FILE", help="validate this file and say what is wrong")
+    c.set_defaults(func=cmd_config)
+    return p
+
+
+# -- commands -------------------------------------------------------------------------------
+def _load_config(path):
+    from appliance.config import Config, load_config
+
+    return load_config(path) if path else Config()
+
+
+def cmd_analyze(args) -> int:
+    from appliance.analysis import analyze_signal
+    from sensor.recording import read_recording
+
+    cfg = _load_config(args.config)
+    rec = read_recording(args.recording)
+    result = analyze_signal(rec.signal, rec.fs, cfg)
+    if rec.start is not None:
+        result.extra["start"] = rec.start.isoformat()
+    out = result.as_dict()
+    if args.json:
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(format_summary(out, title=f"{args.recording}"))
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from sensor.recording import write_recording
+    from sensor.simulator import PROFILES, simulate_night, truth_path
+
+    if args.profile not in PROFILES:
+        raise CommandError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}", EX_USAGE)
+    if args.start:
+        try:
+            start = dt.datetime.fromisoformat(args.start).astimezone()
+        except ValueError:
+            raise CommandError(f"--start must be an ISO time like 2026-11-23T22:30, got {args.start!r}", EX_USAGE)
+    else:
+        yesterday = dt.date.today() - dt.timedelta(days=1)
+        start = dt.datetime.combine(yesterday, dt.time(22, 30)).astimezone()
+    rec, truth = simulate_night(args.hours, args.seed, args.profile, start=start)
+    path = write_recording(args.out, rec)
+    truth_path(path).write_text(truth.to_json())
+    print(f"wrote {path} ({args.hours:g} h at {rec.fs:g} Hz, profile {args.profile}, seed {args.seed}): "
+          f"{len(truth.lms)} leg movements, {len(truth.large)} large; truth in {truth_path(path)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from appliance.config import ConfigError, load_config
+    from appliance.daemon import Daemon
+    from appliance.store import Store
+    from sensor.sources import HARDWARE, describe_kind, open_source
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        raise CommandError(str(e), EX_CONFIG)
+    src_cfg = cfg.source
+    kind = args.source or src_cfg.kind
+    speed = args.speed or src_cfg.speed
+    db = args.db or cfg.store.database
+    source = open_source(kind, channels=src_cfg.channels, fs=src_cfg.rate_hz, vref=src_cfg.vref,
+                         spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device, drdy_pin=src_cfg.drdy_pin,
+                         pga=src_cfg.pga, speed=speed, sim_profile=src_cfg.sim_profile,
+                         sim_hours=src_cfg.sim_hours, sim_seed=src_cfg.sim_seed)
+    store = Store(db)
+    try:
+        daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=kind not in HARDWARE,
+                        keep_empty_ref=kind in HARDWARE)
+        daemon.install_signal_handlers()
+        report = daemon.run()
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+    rate = report.stream_s / report.wall_s if report.wall_s > 0 else float("inf")
+    print(f"read {report.stream_s / 3600:.2f} h of signal in {report.wall_s:.1f} s ({rate:,.0f}x real time); "
+          f"{report.movements} movements in {len(report.nights)} night(s) stored in {db}")
+    store.close()
+    return 0
+
+
+def cmd_night(args) -> int:
+    from appliance.config import load_config
+    from appliance.nights import stored_night
+    from appliance.store import Store
+
+    if args.date:
+        try:
+            dt.date.fromisoformat(args.date)
+        except ValueError:
+            raise CommandError(f"date must be YYYY-MM-DD, got {args.date!r}", EX_USAGE)
+    cfg = load_config(args.config) if args.config else load_config()
+    db = args.db or cfg.store.database
+    store = Store(db, readonly=True)
+    out = stored_night(store, cfg, args.date)
+    store.close()
+    if out is None:
+        what = f"no night of {args.date}" if args.date else "no nights yet"
+        raise CommandError(f"{what} in {db}", 1)
+    if args.json:
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(format_summary(out, title=f"night of {out['night']['date']}"))
+    return 0
+
+
+def cmd_config(args) -> int:
+    from appliance.config import describe, load_config
+
+    if args.check:
+        load_config(args.check, required=True)
+        print(f"{args.check}: OK")
+        return 0
+    print(describe())
+    return 0
+
+
+def format_summary(out: dict, title: str) -> str:
+    s = out["summary"]
+    lines = [title]
+    if not out.get("bed"):
+        lines.append("  nobody in bed in this recording")
+        return "\n".join(lines)
+    plmi = "n/a" if s["plmi"] is None else f"{s['plmi']:.1f}"
+    pi = "n/a" if s["periodicity_index"] is None else f"{s['periodicity_index']:.2f}"
+    lines += [
+        f"  in bed          {s['hours_in_bed']:.2f} h ({len(out['bed'])} period(s))",
+        f"  leg movements   {s['lm_count']}  ({s['lmi']:.1f} per hour in bed)" if s["lmi"] is not None else
+        f"  leg movements   {s['lm_count']}",
+        f"  periodic (PLM)  {s['plm_count']} in {s['series_count']} series",
+        f"  PLMI            {plmi} per hour in bed (over 15/h is elevated in adults; time in bed, not sleep)",
+        f"  periodicity     {pi}",
+        f"  large movements {s['large_count']}",
+    ]
+    for ser in out["series"][:10]:
+        lines.append(f"    series {ser['id']}: {ser['count']} movements, {_hms(ser['onset_s'])}-{_hms(ser['offset_s'])}, "
+                     f"one every {ser['mean_imi_s']:.0f} s")
+    lines.append("  Not a diagnosis: evidence to bring to a doctor.")
+    return "\n".join(lines)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

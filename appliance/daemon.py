@@ -1,0 +1,134 @@
+"""The daemon loop: source -> detector -> nights -> store.
+
+It tells systemd it is ready once the source and the store are open, and pings the
+watchdog only from the loop that has just taken a block of samples (proof of
+progress, not of being alive). Writes are committed at most every
+`flush_interval_s`; SIGTERM ends the loop, flushes and exits cleanly.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from appliance.config import Config
+from appliance.nights import NightBook
+from appliance.occupancy import QuietState
+from appliance.pipeline import StreamDetector
+from appliance.sdnotify import Notifier
+from appliance.store import Store
+
+HEALTH_EVERY_S = 60.0
+
+
+@dataclass
+class RunReport:
+    samples: int
+    stream_s: float
+    movements: int
+    nights: list
+    stopped_by_signal: bool
+    wall_s: float
+
+
+class Daemon:
+    def __init__(self, cfg: Config, source, store: Store, *, source_name: str = "", finite: bool = False,
+                 notifier: Notifier | None = None, wall=time.time, monotonic=time.monotonic,
+                 keep_empty_ref: bool = False):
+        self.cfg, self.source, self.store = cfg, source, store
+        self.source_name = source_name
+        self.finite = finite
+        self.notifier = notifier or Notifier()
+        self._wall, self._mono = wall, monotonic
+        self.keep_empty_ref = keep_empty_ref
+        self._stop = False
+        self.stopped_by_signal = False
+
+    def stop(self, *_args) -> None:
+        """Signal handler: finish the current block, flush, and leave."""
+        self._stop = True
+        self.stopped_by_signal = True
+        if hasattr(self.source, "stop"):
+            self.source.stop()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self) -> RunReport:
+        t_start = self._mono()
+        src = self.source
+        ref = self.store.get_state("empty_ref") if self.keep_empty_ref else None
+        det = StreamDetector(src.fs, src.channels, self.cfg, QuietState(**ref) if ref else None,
+                             rails=getattr(src, "rails", None))
+        book = None
+        movements = 0
+        nights: set[int] = set()
+        last_flush = self._mono()
+        next_health = HEALTH_EVERY_S
+        self.notifier.ready(f"reading {self.source_name}")
+        try:
+            for block in src:
+                if book is None:
+                    origin = self._origin_utc(block)
+                    self.store.new_session(origin, self.source_name, src.fs, src.channels, clock_synced())
+                    book = NightBook(self.store, self.cfg, origin, src.fs, src.channels)
+                ev = det.feed(block.samples, block.gap_samples)
+                book.handle(ev, det.end_s)
+                movements += len(ev.movements)
+                if book.night:
+                    nights.add(book.night.id)
+                if det.end_s >= next_health:
+                    self._queue_health(det, book)
+                    next_health += HEALTH_EVERY_S
+                if self._mono() - last_flush >= self.cfg.store.flush_interval_s:
+                    self._flush(det, book)
+                    last_flush = self._mono()
+                self.notifier.watchdog()
+                if self._stop:
+                    break
+            if book is not None:
+                ev = det.finish()
+                book.handle(ev, det.end_s)
+                movements += len(ev.movements)
+                if book.night:
+                    nights.add(book.night.id)
+                if self.finite and not self._stop:
+                    book.close()      # the recording is over, and so is its night
+                self._queue_health(det, book)
+                self._flush(det, book)
+        finally:
+            self.notifier.stopping()
+        return RunReport(det.samples_seen, det.end_s, movements, sorted(nights), self.stopped_by_signal,
+                         self._mono() - t_start)
+
+    def _origin_utc(self, block) -> float:
+        """Wall-clock time of the stream's first sample: the recording's own start when it has one."""
+        start = getattr(self.source, "start", None)
+        if start is not None:
+            return start.timestamp()
+        return self._wall() - (self._mono() - block.t0) if not self.finite else self._wall()
+
+    def _queue_health(self, det: StreamDetector, book: NightBook) -> None:
+        h = det.health
+        status = "flat" if h.flat_now else ("clipped" if h.samples and h.clipped_samples > 0.01 * h.samples else "ok")
+        self.store.queue("insert", "health", {
+            "ts_utc": book.origin_utc + det.end_s, "samples": h.samples, "gap_samples": h.gap_samples,
+            "clipped_samples": h.clipped_samples, "flat_s": h.flat_ticks * det.tick_s, "rest": h.last_rest,
+            "level": h.last_level, "in_bed": int(det.bed.state == "in"), "status": status})
+
+    def _flush(self, det: StreamDetector, book: NightBook | None) -> None:
+        if book is not None:
+            book.write()
+            self.store.set_state("daemon", {"pid": os.getpid(), "source": self.source_name,
+                                            "last_sample_utc": book.origin_utc + det.end_s,
+                                            "flushed_utc": self._wall(), "in_bed": det.bed.state})
+        if self.keep_empty_ref and det.bed.empty_ref is not None:
+            self.store.set_state("empty_ref", det.bed.empty_ref.as_dict())
+        self.store.flush()
+
+
+def clock_synced(path: str = "/run/systemd/timesync/synchronized") -> bool:
+    """systemd-timesyncd touches this file once the clock has been set by NTP."""
+    return os.path.exists(path)

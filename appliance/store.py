@@ -1,0 +1,152 @@
+"""The SQLite store: nights, movements, series, time in and out of bed, sensor health.
+
+SQLite through sqlite-utils, in WAL mode with synchronous=NORMAL, the schema built
+by named migrations (the same in tests as on the Pi). Writes are batched: the
+daemon queues rows and commits them at most every `flush_interval_s`, because SD
+cards wear with every small write. Times are UTC seconds since the epoch.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("kickwatch")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["sessions"].create({"id": int, "started_utc": float, "source": str, "fs": float, "channels": int,
+                           "clock_synced": int, "ended_utc": float}, pk="id")
+    db["nights"].create({"id": int, "date": str, "origin_utc": float, "start_utc": float, "end_utc": float,
+                         "last_utc": float, "closed": int, "fs": float, "channels": int,
+                         "hours_in_bed": float, "lm_count": int, "plm_count": int, "series_count": int,
+                         "plmi": float, "lmi": float, "periodicity_index": float, "summary_json": str},
+                        pk="id", not_null={"date"})
+    db["nights"].create_index(["date"], unique=True)
+    db["movements"].create({"id": int, "night_id": int, "onset_utc": float, "offset_utc": float, "kind": str,
+                            "channels": int, "peak": float, "periodic": int, "series": int},
+                           pk="id", foreign_keys=[("night_id", "nights", "id")])
+    db["movements"].create_index(["night_id", "onset_utc"], unique=True)
+    db["series"].create({"id": int, "night_id": int, "number": int, "onset_utc": float, "offset_utc": float,
+                         "count": int, "mean_imi_s": float}, pk="id", foreign_keys=[("night_id", "nights", "id")])
+    db["bed_periods"].create({"id": int, "night_id": int, "in_utc": float, "out_utc": float},
+                             pk="id", foreign_keys=[("night_id", "nights", "id")])
+    db["bed_periods"].create_index(["night_id", "in_utc"], unique=True)
+    db["health"].create({"id": int, "ts_utc": float, "samples": int, "gap_samples": int, "clipped_samples": int,
+                         "flat_s": float, "rest": float, "level": float, "in_bed": int, "status": str}, pk="id")
+    db["health"].create_index(["ts_utc"])
+    db["state"].create({"key": str, "value": str}, pk="key")
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written."""
+
+
+class Store:
+    """One open database, with a queue of writes committed together."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no database at {self.path}; run the daemon first, or pass --db")
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path)
+            self.db = sqlite_utils.Database(conn)
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                migrations.apply(self.db)
+            else:
+                self.db.execute("SELECT count(*) FROM nights").fetchone()
+        except StoreError:
+            raise
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"cannot open the database {self.path}: {e}") from None
+        self._queue: list[tuple[str, str, object]] = []
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- writes: queued, then committed together ---------------------------
+    def queue(self, op: str, table: str, payload) -> None:
+        self._queue.append((op, table, payload))
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def flush(self) -> int:
+        """Commit every queued write in one transaction; return how many."""
+        n = len(self._queue)
+        if not n:
+            return 0
+        with self.db.conn:
+            for op, table, payload in self._queue:
+                if op == "upsert":
+                    self.db[table].upsert(payload, pk=_pk(table))
+                elif op == "insert":
+                    self.db[table].insert(payload)
+                elif op == "replace":
+                    self.db[table].insert(payload, replace=True)
+                elif op == "sql":
+                    self.db.execute(*payload)
+        self._queue = []
+        return n
+
+    # -- immediate writes (rare: sessions, night rows that need an id) -----
+    def new_session(self, started_utc: float, source: str, fs: float, channels: int, clock_synced: bool) -> int:
+        with self.db.conn:
+            return self.db["sessions"].insert({"started_utc": started_utc, "source": source, "fs": fs,
+                                               "channels": channels, "clock_synced": int(clock_synced)}).last_pk
+
+    def night_id(self, date: str, origin_utc: float, start_utc: float, fs: float, channels: int) -> int:
+        row = self.db.execute("SELECT id FROM nights WHERE date = ?", [date]).fetchone()
+        if row:
+            return row[0]
+        with self.db.conn:
+            return self.db["nights"].insert({"date": date, "origin_utc": origin_utc, "start_utc": start_utc,
+                                             "closed": 0, "fs": fs, "channels": channels}).last_pk
+
+    def set_state(self, key: str, value) -> None:
+        self.queue("upsert", "state", {"key": key, "value": json.dumps(value)})
+
+    # -- reads ---------------------------------------------------------------
+    def get_state(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def nights(self, limit: int | None = None) -> list[dict]:
+        sql = "SELECT * FROM nights ORDER BY date DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return [dict(r) for r in self.db.query(sql)]
+
+    def night(self, date: str | None = None) -> dict | None:
+        if date is None:
+            rows = list(self.db.query("SELECT * FROM nights ORDER BY date DESC LIMIT 1"))
+        else:
+            rows = list(self.db.query("SELECT * FROM nights WHERE date = ?", [date]))
+        return dict(rows[0]) if rows else None
+
+    def movements(self, night_id: int) -> list[dict]:
+        return list(self.db.query("SELECT * FROM movements WHERE night_id = ? ORDER BY onset_utc", [night_id]))
+
+    def bed_periods(self, night_id: int) -> list[dict]:
+        return list(self.db.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id]))
+
+    def latest_health(self) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM health ORDER BY ts_utc DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def _pk(table: str):
+    return {"state": "key", "movements": "id", "bed_periods": "id", "series": "id", "nights": "id"}.get(table, "id")

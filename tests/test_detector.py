@@ -1,0 +1,146 @@
+"""The streaming detector: the scoring rules on the signal, and block-size invariance."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from appliance.analysis import analyze_signal
+from appliance.config import Config
+from tests.conftest import cached_night
+
+FS = 250.0
+
+
+def sleeper(seconds: float, fs: float = FS, seed: int = 0, gain: float = 1.0) -> np.ndarray:
+    """A still sleeper: one heartbeat a second (a damped 6 Hz wavelet), breathing, noise."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    x = 0.5 * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0, 0.02, n)
+    k = np.arange(int(0.4 * fs)) / fs
+    beat = np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
+    for b in np.arange(0.3, seconds - 1, 1.0):
+        i = int(b * fs)
+        x[i:i + len(beat)] += beat * rng.normal(1, 0.1)
+    return gain * x + 1.65
+
+
+def add_burst(x, start_s, dur_s, rms=6.0, fs=FS, seed=1):
+    rng = np.random.default_rng(seed)
+    i, m = int(start_s * fs), int(dur_s * fs)
+    if dur_s < 0.5:   # too short for a band of noise: a blip at 4 Hz
+        x[i:i + m] += rms * np.sin(2 * np.pi * 4 * np.arange(m) / fs)
+        return x
+    spec = np.fft.rfft(rng.standard_normal(m))
+    f = np.fft.rfftfreq(m, 1 / fs)
+    spec[(f < 0.5) | (f > 6)] = 0
+    burst = np.fft.irfft(spec, m)
+    x[i:i + m] += burst / burst.std() * rms
+    return x
+
+
+def movements(x, fs=FS, cfg=None, block=None):
+    res = analyze_signal(x, fs, cfg or Config(), block=block)
+    return [(round(m.onset_s, 1), round(m.offset_s, 1), m.kind) for m in res.movements]
+
+
+def test_a_still_sleeper_has_no_movements():
+    assert movements(sleeper(600)) == []
+
+
+@pytest.mark.parametrize("dur", [0.8, 2.0, 5.0, 9.0])
+def test_a_burst_of_half_a_second_to_ten_is_a_leg_movement(dur):
+    x = add_burst(sleeper(400), 200, dur)
+    (onset, offset, kind), = movements(x)
+    assert kind == "lm"
+    assert abs(onset - 200) <= 0.7
+    assert abs(offset - (200 + dur)) <= 0.9
+
+
+def test_activity_over_ten_seconds_is_a_large_movement():
+    x = add_burst(sleeper(400), 200, 14.0)
+    (onset, offset, kind), = movements(x)
+    assert kind == "large" and offset - onset > 10
+
+
+def test_activity_shorter_than_half_a_second_is_not_scored():
+    x = add_burst(sleeper(400), 200, 0.15, rms=3.0)
+    assert movements(x) == []
+
+
+def test_offset_needs_half_a_second_of_quiet():
+    # two bursts 0.3 s apart are one movement; 3 s apart are two
+    x = add_burst(add_burst(sleeper(400), 200, 1.5), 201.8, 1.5, seed=2)
+    assert len(movements(x)) == 1
+    x = add_burst(add_burst(sleeper(400), 200, 1.5), 204.5, 1.5, seed=2)
+    assert len(movements(x)) == 2
+
+
+@pytest.mark.parametrize("gain", [1e-3, 1.0, 1e3])
+def test_margins_are_relative_so_any_gain_gives_the_same_movements(gain):
+    base = add_burst(sleeper(400), 200, 2.0)
+    x = (base - 1.65) * gain + 1.65 * gain
+    assert movements(x) == movements(base)
+
+
+def test_the_resting_level_follows_a_change_of_coupling():
+    # after a turn the heartbeat is three times stronger: no movements once it settles
+    x = np.concatenate([sleeper(300, seed=1), sleeper(600, seed=2, gain=3.0)])
+    x = add_burst(x, 300, 20.0, rms=30)          # the turn itself
+    found = movements(x)
+    assert [k for _, _, k in found if _ > 300] == ["large"]
+    assert all(on < 420 for on, _, _ in found)   # nothing from the stronger heartbeat later
+
+
+def test_mains_hum_is_ignored():
+    t = np.arange(int(400 * FS)) / FS
+    x = sleeper(400) + 2.0 * np.sin(2 * np.pi * 50 * t) + 2.0 * np.sin(2 * np.pi * 60 * t)
+    assert movements(x) == []
+
+
+def test_single_sample_glitches_are_ignored():
+    x = sleeper(400)
+    for s in (100.0, 150.3, 222.2):
+        x[int(s * FS)] = 3.3
+    assert movements(x) == []
+
+
+def test_flat_line_is_never_scored():
+    x = add_burst(sleeper(400), 100, 2.0)
+    x[int(150 * FS):] = 1.65                      # the strip is unplugged
+    found = movements(x)
+    assert [k for on, _, k in found if on > 140] == []
+
+
+@pytest.mark.parametrize("block", [1, 997, 250 * 3 + 7])
+def test_same_movements_whatever_the_block_size(block):
+    rec, _ = cached_night(1.0, 11, "piezo12")
+    whole = analyze_signal(rec.signal, rec.fs)
+    chunked = analyze_signal(rec.signal, rec.fs, block=block)
+    assert [m.as_dict() for m in chunked.movements] == [m.as_dict() for m in whole.movements]
+    assert chunked.bed == whole.bed
+    assert len(whole.movements) >= 10
+
+
+def test_same_movements_on_a_whole_night_in_one_second_blocks():
+    rec, _ = cached_night(8.0, 12, "loadcell")
+    whole = analyze_signal(rec.signal, rec.fs)
+    chunked = analyze_signal(rec.signal, rec.fs, block=int(rec.fs) + 1)
+    assert [m.as_dict() for m in chunked.movements] == [m.as_dict() for m in whole.movements]
+    assert chunked.summary == whole.summary
+
+
+def test_two_channels_merge_overlapping_movements():
+    a = add_burst(sleeper(400, seed=1), 200, 2.0, seed=3)
+    b = add_burst(sleeper(400, seed=2), 201.0, 2.0, seed=4)
+    res = analyze_signal(np.column_stack([a, b]), FS)
+    (m,) = res.movements
+    assert m.channels == 0b11 and m.kind == "lm"
+    assert m.onset_s < 200.8 and m.offset_s > 202.5
+
+
+def test_two_channels_combined_longer_than_fifteen_seconds_is_large():
+    a = add_burst(sleeper(400, seed=1), 200, 8.0, seed=3)
+    b = add_burst(sleeper(400, seed=2), 207.0, 9.0, seed=4)
+    res = analyze_signal(np.column_stack([a, b]), FS)
+    assert [m.kind for m in res.movements] == ["large"]
