@@ -29,6 +29,7 @@ class Notifier:
         if not self.address:
             return False
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.setblocking(False)     # a busy or absent listener must never stall the sampling loop
             try:
                 s.sendto("\n".join(fields).encode(), self.address)
             except OSError:

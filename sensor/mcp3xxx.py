@@ -38,7 +38,7 @@ def open_mcp3xxx(chip: str, channels, vref: float, port: int = 0, device: int = 
         if "No such file" in str(e) or "FileNotFound" in str(e):
             raise SPIDeviceAbsent(f"no SPI device /dev/spidev{port}.{device}: {SPI_HELP}") from None
         raise SoftwareSPIRefused(f"hardware SPI unavailable ({e}); kickwatch will not bit-bang: {SPI_HELP}") from None
-    except BadPinFactory:
+    except (BadPinFactory, ImportError):
         _close_all(adcs)
         raise SPIDeviceAbsent("no GPIO access here (not a Raspberry Pi, or lgpio missing): "
                               "use --source sim or a recording, or install python3-lgpio") from None

@@ -154,7 +154,8 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     free = _FreeTime(bed, turns)
     n_series = rng.poisson(p["series"] * hours / 8.0)
     for _ in range(n_series):
-        length = rng.uniform(5 * 60, min(120 * 60, dur / 3))
+        shortest = min(5 * 60, dur / 6)
+        length = rng.uniform(shortest, max(shortest, min(120 * 60, dur / 3)))
         t0 = rng.uniform(bed_in, max(bed_in + 1, bed_out - length))
         imi = rng.uniform(15, 40)
         jitter = rng.uniform(0.08, 0.15)

@@ -1,0 +1,144 @@
+"""The command line, run as a user would: contracts, and one clear line for bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from sensor.recording import write_recording
+from tests.conftest import cached_night
+
+KW = [sys.executable, "-m", "appliance.cli"]
+
+
+def kw(*args, env=None, **kw_):
+    e = dict(os.environ, **(env or {}))
+    e.pop("KICKWATCH_DEBUG", None)
+    return subprocess.run(KW + list(args), capture_output=True, text=True, env=e, timeout=300, **kw_)
+
+
+@pytest.fixture(scope="module")
+def night_file(tmp_path_factory):
+    rec, truth = cached_night(1.0, 21, "piezo12")
+    path = tmp_path_factory.mktemp("n") / "night.npz"
+    write_recording(path, rec)
+    return path
+
+
+def test_help_explains_each_command():
+    out = kw("--help").stdout
+    for cmd in ("analyze", "simulate", "run", "night", "config"):
+        assert cmd in out
+    assert "--speed" in kw("run", "--help").stdout
+
+
+def test_analyze_json_keeps_the_contract(night_file):
+    r = kw("analyze", str(night_file), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["recording"]) >= {"fs", "channels", "duration_s"}
+    assert out["recording"]["fs"] == 250.0 and out["recording"]["channels"] == 1
+    assert out["movements"], "a simulated night has movements"
+    for m in out["movements"]:
+        assert set(m) >= {"onset_s", "offset_s", "kind", "periodic", "series"}
+        assert m["kind"] in ("lm", "large")
+        assert (m["series"] is None) == (not m["periodic"])
+    for s in out["series"]:
+        assert set(s) >= {"id", "onset_s", "offset_s", "count"}
+    assert set(out["summary"]) >= {"hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi",
+                                   "periodicity_index"}
+
+
+def test_run_then_night_gives_the_same_movements_as_analyze(night_file, tmp_path):
+    db = tmp_path / "k.db"
+    r = kw("run", "--source", str(night_file), "--speed", "max", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "night(s) stored" in r.stdout
+    night = json.loads(kw("night", "--db", str(db), "--json").stdout)
+    analyzed = json.loads(kw("analyze", str(night_file), "--json").stdout)
+    assert night["movements"] == analyzed["movements"]
+    assert night["series"] == analyzed["series"]
+    for key in ("lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index", "hours_in_bed"):
+        assert night["summary"][key] == analyzed["summary"][key]
+    date = night["night"]["date"]
+    assert json.loads(kw("night", date, "--db", str(db), "--json").stdout)["movements"] == night["movements"]
+
+
+def test_the_real_recordings_analyze_without_fuss(real_dir):
+    r = kw("analyze", str(real_dir / "fsr_bed_b.npz"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["recording"]["fs"] == 175.0 and out["series"] == []
+
+
+@pytest.mark.parametrize("setup,args,code,message", [
+    (None, ["analyze", "{tmp}/missing.npz"], 65, "no such file"),
+    (lambda t: (t / "x.npz").write_bytes(b"garbage"), ["analyze", "{tmp}/x.npz"], 65, "cannot read"),
+    (lambda t: (t / "x.wav").write_bytes(b"RIFF"), ["analyze", "{tmp}/x.wav"], 65, "unknown recording format"),
+    (lambda t: np.savez(t / "x.npz", fs=0.0, signal=np.ones(9)), ["analyze", "{tmp}/x.npz"], 65, "positive"),
+    (lambda t: (t / "c.toml").write_text("[source]\nrate_hz = 9000\n"),
+     ["run", "--config", "{tmp}/c.toml", "--db", "{tmp}/k.db"], 78, "rate_hz must be between"),
+    (lambda t: (t / "c.toml").write_text("[source\n"), ["analyze", "x.npz", "--config", "{tmp}/c.toml"], 78, "TOML"),
+    (None, ["run", "--config", "{tmp}/none.toml"], 78, "does not exist"),
+    (None, ["run", "--source", "ads1256", "--db", "{tmp}/k.db"], 69, "spidev"),
+    (None, ["run", "--source", "mcp3208", "--db", "{tmp}/k.db"], 69, "sim or a recording"),
+    (None, ["run", "--source", "nonsense", "--db", "{tmp}/k.db"], 64, "unknown source"),
+    (None, ["night", "--db", "{tmp}/none.db"], 73, "no database"),
+    (None, ["night", "yesterday", "--db", "{tmp}/none.db"], 64, "YYYY-MM-DD"),
+    (None, ["simulate", "{tmp}/x.npz", "--profile", "nope"], 64, "unknown profile"),
+])
+def test_bad_input_gets_one_line_and_a_status(tmp_path, setup, args, code, message):
+    if setup:
+        setup(tmp_path)
+    r = kw(*[a.format(tmp=tmp_path) for a in args], env={"GPIOZERO_PIN_FACTORY": "lgpio"})
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kickwatch: error:"), r.stderr
+    assert message in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_an_empty_database_has_no_nights_yet(tmp_path):
+    from appliance.store import Store
+    Store(tmp_path / "k.db").close()
+    r = kw("night", "--db", str(tmp_path / "k.db"))
+    assert r.returncode == 1 and "no nights yet" in r.stderr
+
+
+def test_sigterm_flushes_and_exits_cleanly(night_file, tmp_path):
+    sock_path = str(tmp_path / "n.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(sock_path)
+    listener.settimeout(60)
+    db = tmp_path / "k.db"
+    p = subprocess.Popen(KW + ["run", "--source", str(night_file), "--speed", "realtime", "--db", str(db)],
+                         env=dict(os.environ, NOTIFY_SOCKET=sock_path), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert listener.recv(256).startswith(b"READY=1")
+        time.sleep(1.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+        listener.close()
+    assert p.returncode == 0, err
+    import sqlite3
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM state WHERE key = 'daemon'").fetchone()[0] == 1
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_simulate_writes_the_truth_beside_the_recording(tmp_path):
+    r = kw("simulate", str(tmp_path / "s.npz"), "--hours", "0.2", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    truth = json.loads((tmp_path / "s.truth.json").read_text())
+    assert truth["fs"] == 250.0 and truth["bed"] and "lms" in truth

@@ -1,0 +1,110 @@
+"""The daemon loop: batched commits, watchdog from the loop, nights that start and end by themselves."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from appliance.config import Config
+from appliance.daemon import Daemon
+from appliance.nights import evening_date, stored_night
+from appliance.sdnotify import Notifier
+from appliance.store import Store
+from sensor.block import Block
+from tests.conftest import cached_night
+
+
+class BlockSource:
+    """A recording handed out one second at a time, with a clock that advances per block."""
+
+    def __init__(self, rec, clock):
+        self.rec, self.clock = rec, clock
+        self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, rec.start, None
+
+    def __iter__(self):
+        n = int(self.fs)
+        for i in range(0, len(self.rec.signal), n):
+            self.clock[0] += 1.0
+            yield Block(self.rec.signal[i:i + n], self.clock[0], self.fs)
+
+
+def test_commits_are_batched_by_the_flush_interval(tmp_path):
+    rec, _ = cached_night(0.5, 31, "piezo12")
+    clock = [0.0]
+    store = Store(tmp_path / "k.db")
+    flushes = []
+    real_flush = store.flush
+    store.flush = lambda: flushes.append(clock[0]) or real_flush()
+    cfg = Config()
+    cfg.store.flush_interval_s = 45.0
+    Daemon(cfg, BlockSource(rec, clock), store, finite=True, monotonic=lambda: clock[0], wall=lambda: 1.7e9).run()
+    gaps = np.diff(flushes)
+    assert len(flushes) >= 30 and gaps[:-1].min() >= 45.0      # the last flush is the one at the end
+    store.close()
+
+
+def test_watchdog_is_pinged_from_the_loop(tmp_path):
+    rec, _ = cached_night(0.5, 31, "piezo12")
+    path = str(tmp_path / "n.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(1)
+    clock = [0.0]
+    notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "30000000"}, clock=lambda: clock[0])
+    store = Store(tmp_path / "k.db")
+    got = []
+
+    def listen():
+        try:
+            while True:
+                got.append(listener.recv(256))
+        except (socket.timeout, OSError):
+            pass
+
+    reader = threading.Thread(target=listen)
+    reader.start()
+    Daemon(Config(), BlockSource(rec, clock), store, finite=True, notifier=notifier,
+           monotonic=lambda: clock[0], wall=lambda: 1.7e9).run()
+    reader.join()
+    assert got[0].startswith(b"READY=1") and got[-1] == b"STOPPING=1"
+    assert got.count(b"WATCHDOG=1") >= 1800 / 15 - 2         # every 15 s of a 30 min run
+    store.close()
+
+
+def test_a_night_is_keyed_by_the_evening_date():
+    import datetime as dt
+    late = dt.datetime(2026, 11, 24, 1, 30).timestamp()
+    early = dt.datetime(2026, 11, 23, 22, 0).timestamp()
+    assert evening_date(late) == evening_date(early) == "2026-11-23"
+
+
+def test_the_night_starts_when_someone_gets_in_and_keeps_the_bed_times(tmp_path):
+    import datetime as dt
+    rec, truth = cached_night(1.0, 32, "loadcell")
+    rec.start = dt.datetime(2026, 11, 23, 23, 0).astimezone()
+    clock = [0.0]
+    store = Store(tmp_path / "k.db")
+    Daemon(Config(), BlockSource(rec, clock), store, finite=True, monotonic=lambda: clock[0]).run()
+    night = stored_night(store, Config())
+    assert night["night"]["date"] == "2026-11-23" and night["night"]["closed"]
+    (bed,) = night["bed"]
+    assert abs(bed["in_s"] - truth.bed[0][0]) < 5 and abs(bed["out_s"] - truth.bed[-1][1]) < 10
+    store.close()
+
+
+def test_a_restart_mid_night_continues_the_same_night(tmp_path):
+    rec, _ = cached_night(1.0, 33, "piezo12")
+    half = len(rec.signal) // 2
+    from sensor.recording import Recording
+    first = Recording(rec.fs, rec.signal[:half], rec.start)
+    second = Recording(rec.fs, rec.signal[half:], rec.start)
+    clock = [0.0]
+    wall = [1.7e9]
+    store = Store(tmp_path / "k.db")
+    Daemon(Config(), BlockSource(first, clock), store, monotonic=lambda: clock[0], wall=lambda: wall[0]).run()
+    wall[0] += half / rec.fs + 30
+    Daemon(Config(), BlockSource(second, clock), store, monotonic=lambda: clock[0], wall=lambda: wall[0]).run()
+    assert len(store.nights()) == 1
+    store.close()
