@@ -50,7 +50,7 @@ class NightBook:
 
     def _resume(self) -> OpenNight | None:
         """Continue the last night if it is still open and recent (a restart mid-night)."""
-        row = self.store.db.execute(
+        row = self.store.conn.execute(
             "SELECT id, date, origin_utc, last_utc FROM nights WHERE closed = 0 ORDER BY date DESC LIMIT 1").fetchone()
         if not row:
             return None

@@ -57,19 +57,40 @@ def differs(a: QuietState, b: QuietState) -> bool:
 
 
 class _Recent:
+    """The last STATS_TICKS quiet seconds of one state, and their medians.
+
+    The medians are refreshed every few additions: a state's summary moves
+    slowly, and a median per second of signal is the tracker's whole cost.
+    """
+
+    REFRESH = 5
+
     def __init__(self):
         self.items: deque = deque(maxlen=STATS_TICKS)
+        self._cached: QuietState | None = None
+        self._since = 0
 
     def add(self, t) -> None:
         self.items.append((t.level, t.spread, t.energy))
+        self._since += 1
+        if len(self.items) <= self.REFRESH or self._since >= self.REFRESH:
+            self._cached = None
 
     def state(self) -> QuietState:
-        a = np.array(self.items)
-        m = np.median(a, axis=0)
-        return QuietState(float(m[0]), float(m[1]), float(m[2]))
+        if self._cached is None:
+            cols = list(zip(*self.items))
+            self._cached = QuietState(*(_median(c) for c in cols))
+            self._since = 0
+        return self._cached
 
     def __len__(self):
         return len(self.items)
+
+
+def _median(values) -> float:
+    v = sorted(values)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
 
 
 class BedTracker:
@@ -159,7 +180,7 @@ class BedTracker:
             if _level_differs(cur, guess):
                 self._first_diff = tail[0][0]
                 self._cand = _Recent()
-                self._cand.items.append((guess.level, guess.spread, guess.energy))
+                self._cand.add(guess)
                 self._change()
 
     def _label(self, cand: QuietState, cur: QuietState) -> str:

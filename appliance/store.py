@@ -11,14 +11,13 @@ import json
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+from sqlite_utils.migrations import Migrations   # light; sqlite_utils.db is imported only to write
 
 migrations = Migrations("kickwatch")
 
 
 @migrations()
-def m001_initial(db: sqlite_utils.Database) -> None:
+def m001_initial(db) -> None:
     db["sessions"].create({"id": int, "started_utc": float, "source": str, "fs": float, "channels": int,
                            "clock_synced": int, "ended_utc": float}, pk="id")
     db["nights"].create({"id": int, "date": str, "origin_utc": float, "start_utc": float, "end_utc": float,
@@ -55,17 +54,19 @@ class Store:
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no database at {self.path}; run the daemon first, or pass --db")
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                self.conn.execute("SELECT count(*) FROM nights").fetchone()
+                self.db = None
             else:
+                import sqlite_utils
+
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path)
-            self.db = sqlite_utils.Database(conn)
-            if not readonly:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.conn = sqlite3.connect(self.path)
+                self.db = sqlite_utils.Database(self.conn)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
                 migrations.apply(self.db)
-            else:
-                self.db.execute("SELECT count(*) FROM nights").fetchone()
+            self.conn.row_factory = sqlite3.Row
         except StoreError:
             raise
         except (sqlite3.Error, OSError) as e:
@@ -73,7 +74,10 @@ class Store:
         self._queue: list[tuple[str, str, object]] = []
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
+
+    def query(self, sql: str, params=()) -> list[dict]:
+        return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
 
     # -- writes: queued, then committed together ---------------------------
     def queue(self, op: str, table: str, payload) -> None:
@@ -88,7 +92,7 @@ class Store:
         n = len(self._queue)
         if not n:
             return 0
-        with self.db.conn:
+        with self.conn:
             for op, table, payload in self._queue:
                 if op == "upsert":
                     self.db[table].upsert(payload, pk=_pk(table))
@@ -97,21 +101,21 @@ class Store:
                 elif op == "replace":
                     self.db[table].insert(payload, replace=True)
                 elif op == "sql":
-                    self.db.execute(*payload)
+                    self.conn.execute(*payload)
         self._queue = []
         return n
 
     # -- immediate writes (rare: sessions, night rows that need an id) -----
     def new_session(self, started_utc: float, source: str, fs: float, channels: int, clock_synced: bool) -> int:
-        with self.db.conn:
+        with self.conn:
             return self.db["sessions"].insert({"started_utc": started_utc, "source": source, "fs": fs,
                                                "channels": channels, "clock_synced": int(clock_synced)}).last_pk
 
     def night_id(self, date: str, origin_utc: float, start_utc: float, fs: float, channels: int) -> int:
-        row = self.db.execute("SELECT id FROM nights WHERE date = ?", [date]).fetchone()
+        row = self.conn.execute("SELECT id FROM nights WHERE date = ?", [date]).fetchone()
         if row:
             return row[0]
-        with self.db.conn:
+        with self.conn:
             return self.db["nights"].insert({"date": date, "origin_utc": origin_utc, "start_utc": start_utc,
                                              "closed": 0, "fs": fs, "channels": channels}).last_pk
 
@@ -120,32 +124,32 @@ class Store:
 
     # -- reads ---------------------------------------------------------------
     def get_state(self, key: str, default=None):
-        row = self.db.execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
+        row = self.conn.execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
         return json.loads(row[0]) if row else default
 
     def nights(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM nights ORDER BY date DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return [dict(r) for r in self.db.query(sql)]
+        return self.query(sql)
 
     def night(self, date: str | None = None) -> dict | None:
         if date is None:
-            rows = list(self.db.query("SELECT * FROM nights ORDER BY date DESC LIMIT 1"))
+            rows = self.query("SELECT * FROM nights ORDER BY date DESC LIMIT 1")
         else:
-            rows = list(self.db.query("SELECT * FROM nights WHERE date = ?", [date]))
-        return dict(rows[0]) if rows else None
+            rows = self.query("SELECT * FROM nights WHERE date = ?", [date])
+        return rows[0] if rows else None
 
     def movements(self, night_id: int) -> list[dict]:
-        return list(self.db.query("SELECT * FROM movements WHERE night_id = ? ORDER BY onset_utc", [night_id]))
+        return self.query("SELECT * FROM movements WHERE night_id = ? ORDER BY onset_utc", [night_id])
 
     def bed_periods(self, night_id: int) -> list[dict]:
-        return list(self.db.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id]))
+        return self.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id])
 
     def latest_health(self) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM health ORDER BY ts_utc DESC LIMIT 1"))
+        rows = self.query("SELECT * FROM health ORDER BY ts_utc DESC LIMIT 1")
         return rows[0] if rows else None
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        return self.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
 
 
 def _pk(table: str):

@@ -40,9 +40,9 @@ def test_queued_writes_are_invisible_until_flushed(store, tmp_path):
 def test_one_flush_is_one_transaction(store):
     for i in range(100):
         store.queue("insert", "health", {"ts_utc": float(i), "samples": i, "status": "ok"})
-    changes_before = store.db.conn.total_changes
+    changes_before = store.conn.total_changes
     store.flush()
-    assert store.db.conn.total_changes - changes_before == 100
+    assert store.conn.total_changes - changes_before == 100
     assert store.pending == 0
 
 
@@ -52,7 +52,7 @@ def test_read_only_store_cannot_write(store, tmp_path):
     ro = Store(tmp_path / "k.db", readonly=True)
     assert ro.get_state("x") == 1
     with pytest.raises(sqlite3.OperationalError):
-        ro.db.execute("INSERT INTO state VALUES ('y', '2')")
+        ro.conn.execute("INSERT INTO state VALUES ('y', '2')")
     ro.close()
 
 
