@@ -14,21 +14,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-## demo: simulate a night, run the daemon on it at full speed, show the night
+PORT ?= 8080
+## demo: simulate a night, run the daemon on it at full speed, show it, serve the dashboard
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/kickwatch simulate $(DEMO)/night.npz --hours 8 --seed 7 --profile piezo12
 	$(BIN)/kickwatch run --source $(DEMO)/night.npz --speed max --db $(DEMO)/kickwatch.db
 	$(BIN)/kickwatch night --db $(DEMO)/kickwatch.db
+	$(BIN)/kickwatch config > $(DEMO)/kickwatch.toml.example
+	printf '[web]\nrequests_dir = "$(DEMO)/requests"\nsecret_file = "$(DEMO)/web-secret"\npin_file = "$(DEMO)/pin"\n' > $(DEMO)/kickwatch.toml
+	$(BIN)/python -c "from werkzeug.security import generate_password_hash as h; open('$(DEMO)/pin','w').write(h('1234'))"
+	@echo "The demo's household PIN is 1234."
+	$(BIN)/kickwatch web --config $(DEMO)/kickwatch.toml --db $(DEMO)/kickwatch.db --port $(PORT)
 
 ## test: the whole test suite
 test: $(STAMP)
 	./scripts/system-deps.sh test
 	$(BIN)/python -m pytest
 
-## bench: detection quality and speed figures
+## bench: detection quality and speed figures, and the dashboard's page times
 bench: $(STAMP)
 	$(BIN)/python -m bench.detection
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts

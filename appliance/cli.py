@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--json", action="store_true", help="print one JSON object")
     n.set_defaults(func=cmd_night)
 
+    w = sub.add_parser("web", help="serve the dashboard (waitress, read-only on the store)",
+                       description="Serve the morning page on the house network. Runs as kickwatch-web.service.")
+    w.add_argument("--db", help="database path (default: the config's)")
+    w.add_argument("--host", help="address to listen on (default: the config's, 0.0.0.0)")
+    w.add_argument("--port", type=int, help="port (default: the config's, 8080)")
+    w.add_argument("--config", help="config file")
+    w.set_defaults(func=cmd_web)
+
     c = sub.add_parser("config", help="print the default config, every setting explained",
                        description="Print a commented kickwatch.toml with every setting and its default; "
                                    "with --check FILE, validate a config file.")
@@ -226,6 +234,33 @@ def cmd_night(args) -> int:
         sys.stdout.write("\n")
     else:
         print(format_summary(out, title=f"night of {out['night']['date']}"))
+    return 0
+
+
+def cmd_web(args) -> int:
+    import logging
+
+    import waitress
+
+    from appliance.config import load_config
+    from web.app import create_app
+
+    cfg = load_config(args.config) if args.config else load_config()
+    db = args.db or cfg.store.database
+    host = args.host or cfg.web.host
+    port = args.port or cfg.web.port
+    if not 0 < port < 65536:
+        raise CommandError(f"--port must be 1-65535, got {port}", EX_USAGE)
+    app = create_app(db, cfg)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    print(f"kickwatch dashboard on http://{shown}:{port}/ (and http://kickwatch.local:{port}/ on the house network); "
+          "Ctrl-C stops it", flush=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=8, ident="kickwatch")
+    except OSError as e:
+        raise CommandError(f"cannot listen on {host}:{port}: {e.strerror}; is another dashboard running?",
+                           EX_UNAVAILABLE)
     return 0
 
 

@@ -72,11 +72,22 @@ class StoreConfig:
 
 
 @dataclass
+class WebConfig:
+    host: str = setting("0.0.0.0", "address the dashboard listens on")
+    port: int = setting(8080, "port the dashboard listens on", 1, 65535)
+    pin_file: str = setting("/etc/kickwatch/pin", "the household PIN's hash (install.sh writes it)")
+    protect_viewing: bool = setting(False, "ask for the PIN to view pages too, not only to change data")
+    requests_dir: str = setting("/var/lib/kickwatch/requests", "where the dashboard leaves changes for the daemon")
+    secret_file: str = setting("/var/lib/kickwatch/web-secret", "key that signs the dashboard's cookies")
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     series: SeriesConfig = field(default_factory=SeriesConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}

@@ -7,10 +7,12 @@ progress, not of being alive). Writes are committed at most every
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from appliance.config import Config
 from appliance.nights import NightBook
@@ -119,6 +121,7 @@ class Daemon:
             "level": h.last_level, "in_bed": int(det.bed.state == "in"), "status": status})
 
     def _flush(self, det: StreamDetector, book: NightBook | None) -> None:
+        apply_requests(self.store, self.cfg.web.requests_dir, book)
         if book is not None:
             book.write()
             self.store.set_state("daemon", {"pid": os.getpid(), "source": self.source_name,
@@ -127,6 +130,31 @@ class Daemon:
         if self.keep_empty_ref and det.bed.empty_ref is not None:
             self.store.set_state("empty_ref", det.bed.empty_ref.as_dict())
         self.store.flush()
+
+
+def apply_requests(store: Store, requests_dir: str, book: NightBook | None = None) -> int:
+    """Carry out changes the dashboard asked for (it cannot write the store itself)."""
+    d = Path(requests_dir)
+    if not d.is_dir():
+        return 0
+    done = 0
+    for path in sorted(d.glob("*.json")):
+        try:
+            req = json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.rename(path.with_suffix(".bad"))
+            continue
+        if req.get("action") == "delete_night" and isinstance(req.get("date"), str):
+            row = store.night(req["date"])
+            if row is not None:
+                if book is not None and book.night is not None and book.night.id == row["id"]:
+                    book.night = None
+                for table in ("movements", "series", "bed_periods"):
+                    store.queue("sql", table, (f"DELETE FROM {table} WHERE night_id = ?", [row["id"]]))
+                store.queue("sql", "nights", ("DELETE FROM nights WHERE id = ?", [row["id"]]))
+                done += 1
+        path.unlink(missing_ok=True)
+    return done
 
 
 def clock_synced(path: str = "/run/systemd/timesync/synchronized") -> bool:

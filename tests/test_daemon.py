@@ -108,3 +108,22 @@ def test_a_restart_mid_night_continues_the_same_night(tmp_path):
     Daemon(Config(), BlockSource(second, clock), store, monotonic=lambda: clock[0], wall=lambda: wall[0]).run()
     assert len(store.nights()) == 1
     store.close()
+
+
+def test_a_delete_request_from_the_dashboard_is_carried_out(tmp_path):
+    import json as _json
+
+    from appliance.daemon import apply_requests
+    rec, _ = cached_night(0.5, 31, "piezo12")
+    clock = [0.0]
+    store = Store(tmp_path / "k.db")
+    Daemon(Config(), BlockSource(rec, clock), store, finite=True, monotonic=lambda: clock[0]).run()
+    (date,) = [n["date"] for n in store.nights()]
+    req = tmp_path / "req"
+    req.mkdir()
+    (req / "1.json").write_text(_json.dumps({"action": "delete_night", "date": date}))
+    assert apply_requests(store, str(req)) == 1
+    store.flush()
+    assert store.nights() == [] and store.query("SELECT count(*) AS n FROM movements")[0]["n"] == 0
+    assert list(req.iterdir()) == []
+    store.close()

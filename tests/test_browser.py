@@ -1,0 +1,145 @@
+"""The dashboard in real headless Chromium (Debian's), served by the real WSGI server.
+
+Phone (390x844) and desktop viewports; screenshots go to test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from appliance.config import Config
+from appliance.nights import stored_night
+from tests.conftest import ARTIFACTS
+from tests.webfixtures import build_db
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("browser")
+    store = build_db(d / "k.db", nights=4)
+    last = stored_night(store, Config())
+    store.close()
+    cfgfile = d / "k.toml"
+    cfgfile.write_text(f'[web]\nrequests_dir = "{d}/req"\nsecret_file = "{d}/secret"\npin_file = "{d}/pin"\n')
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "web", "--db", str(d / "k.db"), "--host",
+                             "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/api/status", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("the dashboard did not start: " + proc.stdout.read().decode())
+    yield base, last
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed: run scripts/system-deps.sh test (make test does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def open_page(browser, base, path, viewport, requests):
+    page = browser.new_page(viewport=viewport)
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(base + path)
+    return page
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("viewport,label", [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_home_page_reads_right(server, browser, viewport, label):
+    base, last = server
+    requests = []
+    page = open_page(browser, base, "/", viewport, requests)
+    s = last["summary"]
+    assert page.inner_text("#lm-count") == str(s["lm_count"])
+    assert page.inner_text("#plm-count") == str(s["plm_count"])
+    assert page.inner_text("#plmi") == f"{s['plmi']:.1f}"
+    assert page.locator("svg.timeline .tick").count() == len(last["movements"])
+    assert page.locator("svg.timeline .tick.periodic").count() == s["plm_count"]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"horizontal scroll on the {label}: {width}px"
+    assert all(u.startswith(base) for u in requests), [u for u in requests if not u.startswith(base)]
+    shot(page, f"home-{label}")
+    page.close()
+
+
+@pytest.mark.parametrize("path,name", [("/nights", "nights"), ("/nights?days=90", "trend-90"),
+                                       ("/status", "status")])
+@pytest.mark.parametrize("viewport,label", [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_other_pages_fit_and_stay_local(server, browser, path, name, viewport, label):
+    base, _ = server
+    requests = []
+    page = open_page(browser, base, path, viewport, requests)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert all(u.startswith(base) for u in requests)
+    shot(page, f"{name}-{label}")
+    page.close()
+
+
+def test_a_night_opens_by_its_date_from_the_list(server, browser):
+    base, last = server
+    page = open_page(browser, base, "/nights", PHONE, [])
+    page.click(f"a[href='/night/{last['night']['date']}']")
+    assert page.url.endswith(f"/night/{last['night']['date']}")
+    assert page.inner_text("#lm-count") == str(last["summary"]["lm_count"])
+    page.close()
+
+
+def test_print_page_for_the_doctor(server, browser):
+    base, last = server
+    page = open_page(browser, base, f"/night/{last['night']['date']}/print", DESKTOP, [])
+    page.emulate_media(media="print")
+    assert page.locator("svg.timeline").count() == 1
+    assert not page.locator("header nav").is_visible()
+    assert "WASM/IRLSSG" in page.inner_text("main")
+    shot(page, "print")
+    page.pdf(path=str(ARTIFACTS / "print.pdf")) if False else None
+    page.close()
+
+
+def test_works_with_javascript_off(server, browser):
+    base, last = server
+    ctx = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = ctx.new_page()
+    page.goto(base + "/?theme=light")
+    assert page.inner_text("#lm-count") == str(last["summary"]["lm_count"])
+    assert page.evaluate is not None
+    shot(page, "home-phone-light-nojs")
+    ctx.close()

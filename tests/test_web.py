@@ -1,0 +1,137 @@
+"""The dashboard through Flask's test client: numbers, errors, headers, PIN and CSRF."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from appliance.config import Config
+from appliance.nights import stored_night
+from tests.webfixtures import build_db
+from web.app import create_app
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    d = tmp_path_factory.mktemp("web")
+    cfg = Config()
+    cfg.web.pin_file = str(d / "pin")
+    cfg.web.requests_dir = str(d / "requests")
+    cfg.web.secret_file = str(d / "secret")
+    (d / "pin").write_text(generate_password_hash("2468"))
+    store = build_db(d / "k.db", nights=3, cfg=cfg)
+    last = stored_night(store, cfg)
+    store.close()
+    app = create_app(d / "k.db", cfg, testing=True)
+    return app, cfg, last, d
+
+
+@pytest.fixture
+def client(env):
+    return env[0].test_client()
+
+
+def test_home_shows_last_nights_numbers(client, env):
+    _, _, last, _ = env
+    html = client.get("/").get_data(as_text=True)
+    s = last["summary"]
+    assert f'<span id="lm-count">{s["lm_count"]}</span>' in html
+    assert f'<span id="plm-count">{s["plm_count"]}</span>' in html
+    assert f'<span id="plmi">{s["plmi"]:.1f}</span>' in html
+    assert "not per hour asleep" in html and "15" in html
+
+
+def test_timeline_has_one_tick_per_movement(client, env):
+    _, _, last, _ = env
+    html = client.get("/").get_data(as_text=True)
+    assert len(re.findall(r'class="tick ', html)) == len(last["movements"])
+    assert len(re.findall(r'class="tick lm periodic"', html)) == last["summary"]["plm_count"]
+
+
+def test_nights_list_and_trend(client):
+    html = client.get("/nights").get_data(as_text=True)
+    assert html.count('href="/night/') >= 3 and 'id="median"' in html
+    assert client.get("/nights?days=90").status_code == 200
+
+
+@pytest.mark.parametrize("url,code", [
+    ("/night/2026-02-30", 400), ("/night/yesterday", 400), ("/night/1999-01-01", 404),
+    ("/nights?days=abc", 400), ("/print?from=2026-01-02&to=2026-01-01", 400), ("/print", 400),
+    ("/no/such/page", 404), ("/api/night/bad", 400), ("/api/night/1999-01-01", 404),
+    ("/night/1999-01-01/movements.csv", 404), ("/static/../app.py", 404),
+])
+def test_bad_urls_get_4xx_never_500(client, url, code):
+    r = client.get(url)
+    assert r.status_code == code
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_api(client, env):
+    _, _, last, _ = env
+    nights = client.get("/api/nights").get_json()["nights"]
+    assert len(nights) == 3 and nights[0]["date"] == last["night"]["date"]
+    assert client.get(f"/api/night/{last['night']['date']}").get_json()["summary"] == last["summary"]
+    st = client.get("/api/status").get_json()
+    assert st["nights"] == 3 and st["disk_free_gb"] is not None
+
+
+def test_csv_has_a_row_per_movement(client, env):
+    _, _, last, _ = env
+    body = client.get(f"/night/{last['night']['date']}/movements.csv").get_data(as_text=True)
+    assert len(body.strip().splitlines()) == 1 + len(last["movements"])
+
+
+def _csrf(client, url):
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_delete_needs_the_pin_and_the_csrf_token(client, env, monkeypatch):
+    monkeypatch.setattr("web.app.PIN_DELAY_S", 0.0)
+    _, cfg, last, d = env
+    url = f"/night/{last['night']['date']}/delete"
+    assert client.post(url, data={"pin": "2468"}).status_code == 400             # no CSRF token
+    token = _csrf(client, url)
+    assert client.post(url, data={"pin": "0000", "csrf": token}).status_code == 403
+    r = client.post(url, data={"pin": "2468", "csrf": token})
+    assert r.status_code == 200 and "will be deleted" in r.get_data(as_text=True)
+    (req,) = list((d / "requests").glob("*.json"))
+    assert json.loads(req.read_text()) == {"action": "delete_night", "date": last["night"]["date"]}
+
+
+def test_repeated_wrong_pins_are_slowed_down(env, monkeypatch):
+    app, _, last, _ = env
+    waits = []
+    monkeypatch.setattr("web.app.time.sleep", lambda s: waits.append(s))
+    c = app.test_client()
+    url = f"/night/{last['night']['date']}/delete"
+    token = _csrf(c, url)
+    for _ in range(3):
+        c.post(url, data={"pin": "1111", "csrf": token}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert waits == [1.0, 2.0]
+
+
+def test_first_morning_shows_what_the_sensor_is_doing(tmp_path):
+    from appliance.store import Store
+    Store(tmp_path / "k.db").close()
+    html = create_app(tmp_path / "k.db", Config(), testing=True).test_client().get("/").get_data(as_text=True)
+    assert "No night recorded yet" in html and 'id="sensor"' in html
+
+
+def test_no_database_at_all_is_not_an_error(tmp_path):
+    r = create_app(tmp_path / "none.db", Config(), testing=True).test_client().get("/")
+    assert r.status_code == 200 and "No night recorded yet" in r.get_data(as_text=True)
+
+
+def test_theme_is_dark_by_default_and_light_on_request(client):
+    assert '<html lang="en" class="dark">' in client.get("/").get_data(as_text=True)
+    r = client.get("/?theme=light")
+    assert '<html lang="en" class="light">' in r.get_data(as_text=True) and "theme=light" in r.headers["Set-Cookie"]

@@ -1,0 +1,334 @@
+"""The morning page: a Flask app factory, read-only on the store.
+
+The app never opens the database for writing and never touches SPI. A change
+(deleting a night) needs the household PIN and a CSRF token, and is left as a
+request file in `requests_dir` for the daemon, which owns the store, to carry out.
+Served by waitress (`kickwatch web`), never by Flask's debug server.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, Response, abort, jsonify, make_response, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.security import check_password_hash
+
+from appliance.config import Config
+from appliance.nights import stored_night
+from appliance.store import Store, StoreError
+from web.presenter import present_night, present_trend
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ALIVE_S = 180.0          # the daemon flushes at least every 45 s; three minutes of silence means trouble
+PIN_DELAY_S = 1.0        # each wrong PIN in a row adds this much wait before the answer
+
+
+def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing: bool = False) -> Flask:
+    cfg = cfg or Config()
+    app = Flask(__name__)
+    app.config.update(DB_PATH=str(db_path), KW=cfg, TESTING=testing,
+                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True,
+                      SECRET_KEY=_secret(cfg.web.secret_file))
+    wrong_pins: dict[str, list] = {}
+    lock = threading.Lock()
+
+    def store() -> Store:
+        return Store(app.config["DB_PATH"], readonly=True)
+
+    def night_or_404(date: str | None) -> dict:
+        if date is not None and not valid_date(date):
+            abort(400, f"'{date}' is not a date; dates look like 2026-11-23")
+        try:
+            s = store()
+        except StoreError:
+            abort(404, "no nights recorded yet")
+        try:
+            night = stored_night(s, cfg, date)
+        finally:
+            s.close()
+        if night is None:
+            abort(404, f"no night of {date}" if date else "no nights recorded yet")
+        return night
+
+    @app.before_request
+    def viewing_pin():
+        if cfg.web.protect_viewing and request.endpoint not in ("unlock", "static") and not session.get("unlocked"):
+            return redirect(url_for("unlock", next=request.path))
+
+    @app.after_request
+    def headers(resp: Response) -> Response:
+        resp.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Cache-Control"] = "no-store"
+        theme = request.args.get("theme")
+        if theme in ("dark", "light"):
+            resp.set_cookie("theme", theme, max_age=365 * 86400, samesite="Strict")
+        return resp
+
+    @app.context_processor
+    def theme():
+        t = request.args.get("theme") or request.cookies.get("theme")
+        return {"theme": t if t in ("dark", "light") else "dark", "csrf": _csrf_token()}
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        if request.path.startswith("/api/"):
+            return jsonify(error=e.description, status=e.code), e.code
+        return render_template("error.html", code=e.code, message=e.description, name=e.name), e.code
+
+    @app.errorhandler(Exception)
+    def internal_error(e: Exception):
+        app.logger.error("internal error on %s: %r", request.path, e)
+        if request.path.startswith("/api/"):
+            return jsonify(error="internal error", status=500), 500
+        return render_template("error.html", code=500, name="Something went wrong",
+                               message="The page could not be made. The log has the details."), 500
+
+    # -- pages ---------------------------------------------------------------
+    @app.get("/")
+    def home():
+        try:
+            s = store()
+        except StoreError:
+            return render_template("status.html", st=status_of(None, cfg), first=True)
+        try:
+            night = stored_night(s, cfg)
+            st = status_of(s, cfg)
+        finally:
+            s.close()
+        if night is None:
+            return render_template("status.html", st=st, first=True)
+        return render_template("night.html", n=present_night(night), st=st, latest=True)
+
+    @app.get("/night/<date>")
+    def night(date):
+        return render_template("night.html", n=present_night(night_or_404(date)), st=None, latest=False)
+
+    @app.get("/nights")
+    def nights():
+        days = request.args.get("days", "30")
+        if days not in ("30", "90", "365"):
+            abort(400, "days must be 30, 90 or 365")
+        s = _store_or_none(store)
+        rows = s.nights() if s else []
+        if s:
+            s.close()
+        return render_template("nights.html", nights=rows, trend=present_trend(rows, int(days)), days=int(days))
+
+    @app.get("/night/<date>/print")
+    def print_night(date):
+        return render_template("print.html", nights=[present_night(night_or_404(date))], span=date)
+
+    @app.get("/print")
+    def print_range():
+        lo, hi = request.args.get("from", ""), request.args.get("to", "")
+        if not (valid_date(lo) and valid_date(hi)) or lo > hi:
+            abort(400, "give from=YYYY-MM-DD&to=YYYY-MM-DD, from not after to")
+        s = _store_or_none(store)
+        if not s:
+            abort(404, "no nights recorded yet")
+        try:
+            dates = [r["date"] for r in s.nights() if lo <= r["date"] <= hi][::-1][:31]
+            shown = [present_night(stored_night(s, cfg, d)) for d in dates]
+        finally:
+            s.close()
+        if not shown:
+            abort(404, f"no nights between {lo} and {hi}")
+        return render_template("print.html", nights=shown, span=f"{lo} to {hi}")
+
+    @app.get("/night/<date>/movements.csv")
+    def movements_csv(date):
+        night = night_or_404(date)
+        start = dt.datetime.fromisoformat(night["recording"]["start"])
+        lines = ["onset_local,offset_local,onset_s,offset_s,duration_s,kind,periodic,series"]
+        for m in night["movements"]:
+            on = (start + dt.timedelta(seconds=m["onset_s"])).astimezone()
+            off = (start + dt.timedelta(seconds=m["offset_s"])).astimezone()
+            lines.append(f"{on.isoformat(timespec='seconds')},{off.isoformat(timespec='seconds')},"
+                         f"{m['onset_s']},{m['offset_s']},{m['offset_s'] - m['onset_s']:.2f},{m['kind']},"
+                         f"{int(m['periodic'])},{'' if m['series'] is None else m['series']}")
+        resp = make_response("\n".join(lines) + "\n")
+        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'attachment; filename="kickwatch-{date}.csv"'
+        return resp
+
+    @app.get("/night/<date>/recording.edf")
+    def recording_edf(date):
+        night_or_404(date)
+        abort(404, "the raw signal of this night was not kept; set store.keep_raw_nights to keep it")
+
+    @app.get("/status")
+    def status():
+        s = _store_or_none(store)
+        st = status_of(s, cfg)
+        if s:
+            s.close()
+        return render_template("status.html", st=st, first=False)
+
+    # -- changes: PIN and CSRF ------------------------------------------------
+    @app.route("/night/<date>/delete", methods=["GET", "POST"])
+    def delete(date):
+        night = night_or_404(date)
+        if request.method == "GET":
+            return render_template("delete.html", date=date, n=night, error=None)
+        _check_csrf()
+        if not _pin_ok(request.form.get("pin", ""), cfg, wrong_pins, lock):
+            return render_template("delete.html", date=date, n=night, error="That PIN is not right."), 403
+        _leave_request(cfg, {"action": "delete_night", "date": date})
+        return render_template("done.html", message=f"The night of {date} will be deleted within a minute.")
+
+    @app.route("/unlock", methods=["GET", "POST"])
+    def unlock():
+        nxt = request.args.get("next", "/")
+        if not nxt.startswith("/") or nxt.startswith("//"):
+            nxt = "/"
+        if request.method == "POST":
+            _check_csrf()
+            if _pin_ok(request.form.get("pin", ""), cfg, wrong_pins, lock):
+                session["unlocked"] = True
+                return redirect(nxt)
+            return render_template("unlock.html", error="That PIN is not right.", next=nxt), 403
+        return render_template("unlock.html", error=None, next=nxt)
+
+    # -- the JSON API -----------------------------------------------------------
+    @app.get("/api/nights")
+    def api_nights():
+        s = _store_or_none(store)
+        rows = s.nights() if s else []
+        if s:
+            s.close()
+        keep = ("date", "hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi",
+                "periodicity_index", "closed")
+        return jsonify(nights=[{k: r[k] for k in keep} for r in rows])
+
+    @app.get("/api/night/<date>")
+    def api_night(date):
+        return jsonify(night_or_404(None if date == "last" else date))
+
+    @app.get("/api/status")
+    def api_status():
+        s = _store_or_none(store)
+        st = status_of(s, cfg)
+        if s:
+            s.close()
+        return jsonify(st)
+
+    return app
+
+
+def valid_date(text: str) -> bool:
+    if not DATE_RE.match(text or ""):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _store_or_none(factory):
+    try:
+        return factory()
+    except StoreError:
+        return None
+
+
+def status_of(store: Store | None, cfg: Config) -> dict:
+    """Is the daemon alive, when did the last sample come, how is the sensor, how full is the disk."""
+    now = time.time()
+    out = {"daemon": "no data yet", "alive": False, "last_sample": None, "last_sample_age_s": None,
+           "sensor": "unknown", "in_bed": None, "nights": 0, "disk_free_gb": None, "disk_free_percent": None}
+    path = Path(store.path if store else cfg.store.database)
+    try:
+        du = shutil.disk_usage(path.parent if path.parent.exists() else "/")
+        out["disk_free_gb"] = round(du.free / 1e9, 1)
+        out["disk_free_percent"] = round(100 * du.free / du.total, 1)
+    except OSError:
+        pass
+    if store is None:
+        return out
+    daemon = store.get_state("daemon")
+    health = store.latest_health()
+    out["nights"] = store.conn.execute("SELECT count(*) FROM nights").fetchone()[0]
+    if daemon:
+        age = now - daemon.get("flushed_utc", 0)
+        out["alive"] = age < ALIVE_S
+        out["daemon"] = "running" if out["alive"] else f"silent for {int(age // 60)} min"
+        out["last_sample"] = dt.datetime.fromtimestamp(daemon["last_sample_utc"]).astimezone().isoformat(
+            timespec="seconds")
+        out["last_sample_age_s"] = round(now - daemon["last_sample_utc"], 1)
+        out["in_bed"] = daemon.get("in_bed")
+        out["source"] = daemon.get("source")
+    if health:
+        out["sensor"] = {"ok": "signal present", "flat": "flat line: is the strip plugged in?",
+                         "clipped": "clipping at the ADC's limits: lower the gain"}.get(health["status"],
+                                                                                      health["status"])
+        out["sensor_status"] = health["status"]
+        out["gaps"] = health["gap_samples"]
+    return out
+
+
+def _secret(path: str) -> bytes:
+    """The cookie key: kept in a file when it can be, so a restart does not log everyone out."""
+    p = Path(path)
+    try:
+        if p.exists():
+            return p.read_bytes()
+        key = secrets.token_bytes(32)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(key)
+        p.chmod(0o600)
+        return key
+    except OSError:
+        return secrets.token_bytes(32)
+
+
+def _csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400, "the form has expired; reload the page and try again")
+
+
+def _pin_ok(pin: str, cfg: Config, wrong: dict, lock: threading.Lock) -> bool:
+    """Check the PIN; each wrong one in a row from the same address waits longer."""
+    who = request.remote_addr or "?"
+    with lock:
+        misses = [t for t in wrong.get(who, []) if time.time() - t < 600]
+    if misses:
+        time.sleep(min(PIN_DELAY_S * len(misses), 10.0))
+    try:
+        stored = Path(cfg.web.pin_file).read_text().strip()
+    except OSError:
+        stored = ""
+    ok = bool(stored) and bool(pin) and check_password_hash(stored, pin)
+    with lock:
+        wrong[who] = [] if ok else misses + [time.time()]
+    return ok
+
+
+def _leave_request(cfg: Config, req: dict) -> Path:
+    d = Path(cfg.web.requests_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{int(time.time() * 1000)}-{secrets.token_hex(4)}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(req))
+    os.replace(tmp, path)
+    return path

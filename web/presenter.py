@@ -1,0 +1,88 @@
+"""From a stored night (the `analyze` JSON shape) to what a person reads on the page.
+
+Plain words, local clock times, the densest periodic episode, the hours when the
+partner's sleep was most likely disturbed. No HTTP here: the views call it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+from web import charts
+
+ELEVATED_PLMI = 15.0
+
+
+def local(utc_iso: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(utc_iso).astimezone()
+
+
+def clock(origin: dt.datetime, seconds: float) -> str:
+    return (origin + dt.timedelta(seconds=seconds)).strftime("%H:%M")
+
+
+def present_night(night: dict) -> dict:
+    origin = local(night["recording"]["start"])
+    origin_clock_s = origin.hour * 3600 + origin.minute * 60 + origin.second + origin.microsecond / 1e6
+    s = night["summary"]
+    moves = night["movements"]
+    bed = night["bed"]
+    lms = [m for m in moves if m["kind"] == "lm"]
+    start = bed[0]["in_s"] if bed else 0.0
+    end = bed[-1]["out_s"] if bed else night["recording"]["duration_s"]
+    date = dt.date.fromisoformat(night["night"]["date"])
+    trips = [(clock(origin, a["out_s"]), clock(origin, b["in_s"]), (b["in_s"] - a["out_s"]) / 60)
+             for a, b in zip(bed, bed[1:])]
+    episode = None
+    if night["series"]:
+        best = max(night["series"], key=lambda x: (x["count"], -x["mean_imi_s"]))
+        episode = {"from": clock(origin, best["onset_s"]), "to": clock(origin, best["offset_s"]),
+                   "every": round(best["mean_imi_s"]), "count": best["count"],
+                   "minutes": round((best["offset_s"] - best["onset_s"]) / 60)}
+    hours = _per_hour(lms, start, end, origin)
+    disturbed = max(hours, key=lambda h: h[1]) if hours and max(c for _, c in hours) > 0 else None
+    imi = s["imi_histogram"]["counts"]
+    return {
+        "date": night["night"]["date"],
+        "weekday": date.strftime("%A %-d %B"),
+        "closed": night["night"]["closed"],
+        "s": s,
+        "elevated": s["plmi"] is not None and s["plmi"] > ELEVATED_PLMI,
+        "in_bed": (clock(origin, start), clock(origin, end)) if bed else None,
+        "trips": trips,
+        "episode": episode,
+        "disturbed": disturbed,
+        "movement_count": len(moves),
+        "timeline": charts.timeline(moves, night["series"], bed, start, end, origin_clock_s),
+        "imi_chart": charts.bars(imi, [str(i * 2) for i in range(len(imi))], "intervals between movements",
+                                 "imi", height=120),
+        "hour_chart": charts.bars([c for _, c in hours], [h for h, _ in hours], "leg movements per hour",
+                                  "per-hour", height=120),
+        "plmi_gauge": _gauge(s["plmi"]),
+    }
+
+
+def _per_hour(lms: list[dict], start: float, end: float, origin: dt.datetime) -> list[tuple[str, int]]:
+    out = []
+    t = start
+    while t < end:
+        count = sum(1 for m in lms if t <= m["onset_s"] < t + 3600)
+        out.append((clock(origin, t), count))
+        t += 3600
+    return out
+
+
+def _gauge(plmi: float | None) -> dict:
+    """Where PLMI sits on a 0-60/h scale, for a bar with the 15/h mark."""
+    top = max(60.0, (plmi or 0) * 1.1)
+    return {"percent": 0 if plmi is None else min(100, plmi / top * 100), "reference": ELEVATED_PLMI / top * 100}
+
+
+def present_trend(nights: list[dict], days: int) -> dict:
+    recent = sorted(nights, key=lambda n: n["date"])[-days:]
+    values = [n["plmi"] for n in recent if n["plmi"] is not None]
+    median = statistics.median(values) if values else None
+    points = [(n["date"][5:], n["plmi"]) for n in recent]
+    above = sum(1 for v in values if v > ELEVATED_PLMI)
+    return {"chart": charts.trend(points, median), "median": median, "count": len(recent), "above": above,
+            "days": days}
