@@ -26,6 +26,7 @@ import numpy as np
 ENERGY_RATIO = 3.0     # resting activity this many times apart: a different state
 LEVEL_STEPS = 20.0     # level this many noise widths apart: a different load
 STATS_TICKS = 30
+STARTUP_TICKS = 3
 BURST_SLACK_TICKS = 5
 EDGE_FRACTION = 0.2   # in bed once the load is a fifth of the way up from empty
 
@@ -37,9 +38,10 @@ class QuietState:
     level: float
     spread: float
     energy: float
+    wander: float = 0.0    # half the range of the level over those seconds: slow drift and creep
 
     def as_dict(self) -> dict:
-        return {"level": self.level, "spread": self.spread, "energy": self.energy}
+        return {"level": self.level, "spread": self.spread, "energy": self.energy, "wander": self.wander}
 
 
 def _energy_differs(a: QuietState, b: QuietState) -> bool:
@@ -48,7 +50,9 @@ def _energy_differs(a: QuietState, b: QuietState) -> bool:
 
 
 def _level_differs(a: QuietState, b: QuietState) -> bool:
-    scale = max(a.spread, b.spread, a.energy, b.energy, 1e-9 * max(abs(a.level), abs(b.level)), 1e-300)
+    """A step in the load far beyond noise, breathing and the state's own slow drift."""
+    scale = max(a.spread, b.spread, a.energy, b.energy, a.wander, b.wander,
+                1e-9 * max(abs(a.level), abs(b.level)), 1e-300)
     return abs(a.level - b.level) > LEVEL_STEPS * scale
 
 
@@ -79,7 +83,7 @@ class _Recent:
     def state(self) -> QuietState:
         if self._cached is None:
             cols = list(zip(*self.items))
-            self._cached = QuietState(*(_median(c) for c in cols))
+            self._cached = QuietState(*(_median(c) for c in cols), wander=(max(cols[0]) - min(cols[0])) / 2)
             self._since = 0
         return self._cached
 
@@ -127,7 +131,7 @@ class BedTracker:
         return (self._last_same + 1) * self.tick_s
 
     def add(self, tick) -> None:
-        if tick.flat or tick.index == 0:   # the first second holds the filters' start-up
+        if tick.flat or tick.index < STARTUP_TICKS:   # the filters' start-up is no state
             return
         self._levels.append((tick.index, tick.level))
         if not tick.quiet:

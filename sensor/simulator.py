@@ -19,7 +19,8 @@ Components, with their typical size and band:
   0.3-0.45 s inside (shorter than the 0.5 s that ends a movement), then the coupling
   (gain) of every body signal changes by x0.6-1.6 and the static load shifts.
 - Bed entry and exit: a 4-8 s scramble while the static load ramps; trips out of
-  bed of 2-15 minutes.
+  bed of 2-15 minutes. In the truth, the sleeper is in bed from the start of
+  climbing in to the end of climbing out.
 - A partner (profile 'partner'): their movements reach this strip attenuated to
   0.1-0.3 of their size, and their heartbeat at ~0.3.
 - Electrical: mains hum (50 or 60 Hz, 0.2-2 % of full scale on the piezo),
@@ -153,10 +154,16 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     lms = []
     free = _FreeTime(bed, turns)
     n_series = rng.poisson(p["series"] * hours / 8.0)
-    for _ in range(n_series):
+    spans: list[tuple[float, float]] = []          # series do not overlap: one pair of legs
+    for _ in range(n_series * 20):
+        if len(spans) >= n_series:
+            break
         shortest = min(5 * 60, dur / 6)
         length = rng.uniform(shortest, max(shortest, min(120 * 60, dur / 3)))
         t0 = rng.uniform(bed_in, max(bed_in + 1, bed_out - length))
+        if any(t0 < b + 120 and t0 + length > a - 120 for a, b in spans):
+            continue
+        spans.append((t0, t0 + length))
         imi = rng.uniform(15, 40)
         jitter = rng.uniform(0.08, 0.15)
         t = t0
@@ -169,7 +176,9 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     for _ in range(n_iso):
         t = rng.uniform(bed_in, bed_out)
         d = float(np.clip(rng.lognormal(np.log(2.0), 0.6), 0.7, 9.0))
-        if free.ok(t - 2, t + d + 2) and all(t + d + 1.0 < a or t > b + 1.0 for a, b in lms):
+        # isolated movements come between series, not inside them
+        if (free.ok(t - 2, t + d + 2) and not any(a - 60 < t < b + 60 for a, b in spans)
+                and all(t + d + 1.0 < a or t > b + 1.0 for a, b in lms)):
             lms.append((t, t + d))
     lms.sort()
     for a, b in lms:
@@ -182,8 +191,12 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
         d = rng.uniform(10.5, 60)
         large.append((t, t + d))
         _large_burst(rng, body, fs, t, d)
+    truth_bed = []
     for a, b in bed:
-        for (s, e) in ((a - rng.uniform(4, 8), a), (b, b + rng.uniform(4, 8))):
+        edges = ((a - rng.uniform(4, 8), a), (b, b + rng.uniform(4, 8)))
+        # on the bed from the start of climbing in to the end of climbing out
+        truth_bed.append([round(max(edges[0][0], 0), 2), round(min(edges[1][1], dur), 2)])
+        for (s, e) in edges:
             s, e = max(s, 0), min(e, dur)
             large.append((s, e))
             _large_burst(rng, body, fs, s, e - s, strength=(20, 60))
@@ -194,6 +207,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
             gain[i:j] = np.maximum(gain[i:j], 1.0)
     large.sort()
     truth.large = [[round(a, 2), round(b, 2)] for a, b in large]
+    truth.bed = truth_bed
 
     force = gain * body + load
 

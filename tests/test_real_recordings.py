@@ -51,7 +51,8 @@ def test_no_periodic_series_while_lying_still_or_talking(results, name):
 def test_few_if_any_leg_movements_while_lying_still(results, name):
     lms = [m for m in results[name].movements if m.kind == "lm"]
     minutes = results[name].summary["hours_in_bed"] * 60
-    assert len(lms) <= max(2, minutes / 2), [(m.onset_s, m.offset_s) for m in lms]
+    # the README: a few posture adjustments remain, visible and unlabelled
+    assert len(lms) <= max(3, minutes / 2), [(m.onset_s, m.offset_s) for m in lms]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
