@@ -77,8 +77,8 @@ class WebConfig:
     port: int = setting(8080, "port the dashboard listens on", 1, 65535)
     pin_file: str = setting("/etc/kickwatch/pin", "the household PIN's hash (install.sh writes it)")
     protect_viewing: bool = setting(False, "ask for the PIN to view pages too, not only to change data")
-    requests_dir: str = setting("/var/lib/kickwatch/requests", "where the dashboard leaves changes for the daemon")
-    secret_file: str = setting("/var/lib/kickwatch/web-secret", "key that signs the dashboard's cookies")
+    requests_dir: str = setting("/var/lib/kickwatch-web/requests", "where the dashboard leaves changes for the daemon")
+    secret_file: str = setting("/var/lib/kickwatch-web/secret", "key that signs the dashboard's cookies")
 
 
 @dataclass

@@ -54,8 +54,15 @@ class Store:
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no database at {self.path}; run the daemon first, or pass --db")
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-                self.conn.execute("SELECT count(*) FROM nights").fetchone()
+                try:
+                    self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                    self.conn.execute("SELECT count(*) FROM nights").fetchone()
+                except sqlite3.OperationalError:
+                    # a WAL database whose daemon is stopped, in a folder we may not write:
+                    # read it as it lies on disk
+                    self.conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True,
+                                                check_same_thread=False)
+                    self.conn.execute("SELECT count(*) FROM nights").fetchone()
                 self.db = None
             else:
                 import sqlite_utils

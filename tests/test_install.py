@@ -1,0 +1,168 @@
+"""install.sh, run twice in a real Debian 12 root (debootstrap), with recording fakes
+of systemctl and raspi-config; and the systemd units, verified and scored by systemd."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# records every call; 'is-enabled' answers from what was enabled before
+echo "systemctl $*" >> /var/log/fake-systemctl.log
+case "$1" in
+  is-enabled) grep -q "enable --now $3" /var/log/fake-systemctl.log 2>/dev/null ;;
+  *) exit 0 ;;
+esac
+"""
+FAKE_RASPI_CONFIG = """#!/bin/sh
+echo "raspi-config $*" >> /var/log/fake-raspi-config.log
+[ "$*" = "nonint do_spi 0" ] && echo "dtparam=spi=on" >> /boot/firmware/config.txt
+exit 0
+"""
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, **kw)
+
+
+def test_shellcheck_is_clean():
+    files = [str(ROOT / "install.sh"), str(ROOT / "scripts" / "system-deps.sh"), str(ROOT / ".ci" / "run")]
+    r = sh("shellcheck", *files)
+    assert r.returncode == 0, r.stdout
+
+
+def _units_with_stub(tmp_path) -> list[str]:
+    stub = tmp_path / "kickwatch"
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o755)
+    out = []
+    for unit in ("kickwatch.service", "kickwatch-web.service"):
+        text = (ROOT / "systemd" / unit).read_text().replace("/opt/kickwatch/venv/bin/kickwatch", str(stub))
+        (tmp_path / unit).write_text(text)
+        out.append(str(tmp_path / unit))
+    return out
+
+
+def test_units_verify_cleanly(tmp_path):
+    r = sh("systemd-analyze", "verify", "--man=no", *_units_with_stub(tmp_path))
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+
+
+@pytest.mark.parametrize("unit,limit", [("kickwatch.service", 2.0), ("kickwatch-web.service", 2.0)])
+def test_units_are_hardened(unit, limit, capsys):
+    r = sh("systemd-analyze", "security", "--offline=true", str(ROOT / "systemd" / unit))
+    score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", r.stdout).group(1))
+    with capsys.disabled():
+        print(f"\n  systemd-analyze security {unit}: exposure {score}")
+    assert score <= limit
+
+
+def test_daemon_unit_reaches_spi_and_gpio_without_private_devices():
+    text = (ROOT / "systemd" / "kickwatch.service").read_text()
+    assert "DevicePolicy=closed" in text and "DeviceAllow=/dev/spidev0.0 rw" in text
+    assert "PrivateDevices=yes" not in text
+    assert "RestartPreventExitStatus=78" in text and "Type=notify" in text and "WatchdogSec=" in text
+
+
+@pytest.fixture(scope="module")
+def debian_root(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to build a Debian root (CI runs as root)")
+    if not shutil.which("debootstrap"):
+        pytest.fail("debootstrap is missing: scripts/system-deps.sh test installs it")
+    root = tmp_path_factory.mktemp("deb12")
+    r = sh("debootstrap", "--variant=minbase",
+           "--include=python3,python3-venv,python3-pip,python3-numpy,ca-certificates",
+           "bookworm", str(root), "http://deb.debian.org/debian")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    (root / "usr/local/bin/systemctl").write_text(FAKE_SYSTEMCTL)
+    (root / "usr/local/bin/systemctl").chmod(0o755)
+    (root / "usr/bin/raspi-config").write_text(FAKE_RASPI_CONFIG)
+    (root / "usr/bin/raspi-config").chmod(0o755)
+    (root / "boot/firmware").mkdir(parents=True)
+    (root / "boot/firmware/config.txt").write_text("# Pi config\n")
+    (root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
+    shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+    files = sh("git", "ls-files", cwd=ROOT).stdout.split()
+    for f in files:
+        dest = root / "src/kickwatch" / f
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, dest)
+    return root
+
+
+def run_install(root, *args):
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "KICKWATCH_PIN": "246810", "LANG": "C.UTF-8"}
+    return subprocess.run(["chroot", str(root), "bash", "/src/kickwatch/install.sh", *args],
+                          capture_output=True, text=True, env=env, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def installed(debian_root):
+    first = run_install(debian_root)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    second = run_install(debian_root)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    return debian_root, first.stdout, second.stdout
+
+
+def test_first_run_installs_everything(installed):
+    root, first, _ = installed
+    assert "created user kickwatch" in first and "enabled SPI with raspi-config" in first
+    assert "Reboot once" in first and "http://kickwatch.local:8080/" in first
+    passwd = (root / "etc/passwd").read_text()
+    assert re.search(r"^kickwatch:x:\d+:\d+::/var/lib/kickwatch:/usr/sbin/nologin$", passwd, re.M)
+    assert re.search(r"^kickwatch-web:", passwd, re.M)
+    groups = (root / "etc/group").read_text()
+    assert re.search(r"^spi:x:\d+:.*kickwatch", groups, re.M) and re.search(r"^gpio:x:\d+:.*kickwatch", groups, re.M)
+    assert (root / "etc/systemd/system/kickwatch.service").read_text() == (ROOT / "systemd/kickwatch.service").read_text()
+    assert (root / "etc/systemd/system/kickwatch-web.service").exists()
+    assert "dtparam=spi=on" in (root / "boot/firmware/config.txt").read_text()
+    log = (root / "var/log/fake-systemctl.log").read_text()
+    assert "enable --now kickwatch.service" in log and "enable --now kickwatch-web.service" in log
+    assert (root / "var/log/kickwatch-install.log").exists()
+
+
+def test_config_and_pin_are_written_and_valid(installed):
+    root, _, _ = installed
+    cfg = root / "etc/kickwatch/kickwatch.toml"
+    assert 'kind = "mcp3208"' in cfg.read_text()
+    r = subprocess.run(["chroot", str(root), "/opt/kickwatch/venv/bin/kickwatch", "config", "--check",
+                        "/etc/kickwatch/kickwatch.toml"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    pin = root / "etc/kickwatch/pin"
+    assert oct(pin.stat().st_mode & 0o777) == "0o640" and "246810" not in pin.read_text()
+    assert (root / "var/lib/kickwatch").is_dir()
+
+
+def test_second_run_changes_nothing(installed):
+    _, _, second = installed
+    assert "Nothing changed" in second
+    assert "  + " not in second
+
+
+def test_uninstall_keeps_the_nights(installed):
+    root, _, _ = installed
+    (root / "var/lib/kickwatch/kickwatch.db").write_text("nights")
+    r = run_install(root, "--uninstall")
+    assert r.returncode == 0, r.stderr
+    assert not (root / "opt/kickwatch").exists() and not (root / "etc/systemd/system/kickwatch.service").exists()
+    assert (root / "var/lib/kickwatch/kickwatch.db").exists() and (root / "etc/kickwatch/kickwatch.toml").exists()
+
+
+def test_functions_can_be_sourced_one_at_a_time(tmp_path):
+    env = dict(os.environ, KICKWATCH_SOURCED="1", KICKWATCH_BOOT_CONFIG=str(tmp_path / "config.txt"))
+    (tmp_path / "config.txt").write_text("# pi\n")
+    script = f"source {ROOT / 'install.sh'}; enable_spi; enable_spi; echo CHANGED=$CHANGED"
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    if Path("/dev/spidev0.0").exists() or shutil.which("raspi-config"):
+        pytest.skip("this machine has SPI or raspi-config of its own")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "config.txt").read_text().count("dtparam=spi=on") == 1
+    assert "CHANGED=1" in r.stdout
