@@ -94,7 +94,15 @@ def debian_root(tmp_path_factory):
         dest = root / "src/kickwatch" / f
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, dest)
-    return root
+    # a booted system has /proc and /dev; the installer's log (process substitution) needs them
+    mounts = [root / "proc", root / "dev"]
+    sh("mount", "-t", "proc", "proc", str(mounts[0]))
+    sh("mount", "--bind", "/dev", str(mounts[1]))
+    try:
+        yield root
+    finally:
+        for m in reversed(mounts):
+            sh("umount", "-l", str(m))
 
 
 def run_install(root, *args):
