@@ -27,6 +27,14 @@ CHANGED=0
 REBOOT=0
 
 say() { printf '%s\n' "$*"; }
+# run a noisy command into the log; if it fails, say which step and show the end of the log
+logged() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        say "  ! failed: $* (the end of $LOG follows)" >&2
+        tail -n 15 "$LOG" >&2
+        exit 1
+    fi
+}
 changed() { CHANGED=$((CHANGED + 1)); say "  + $*"; }
 unchanged() { say "  = $*"; }
 
@@ -63,7 +71,7 @@ install_packages() {
         unchanged "packages: ${want[*]}"
         return
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1
+    DEBIAN_FRONTEND=noninteractive logged apt-get install -y -qq --no-install-recommends "${missing[@]}"
     changed "installed ${missing[*]}"
 }
 
@@ -137,7 +145,7 @@ install_code() {
         python3 -m venv --system-site-packages "$PREFIX/venv"
     fi
     if [ "${KICKWATCH_SKIP_PIP:-0}" != 1 ]; then
-        "$PREFIX/venv/bin/pip" install --quiet --no-cache-dir "$PREFIX/src" >>"$LOG" 2>&1
+        logged "$PREFIX/venv/bin/pip" install --quiet --no-cache-dir "$PREFIX/src"
     fi
     printf '%s\n' "$stamp" >"$PREFIX/.stamp"
     changed "installed kickwatch into $PREFIX/venv"
@@ -240,7 +248,7 @@ start_services() {
         if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
             unchanged "$unit enabled"
         else
-            systemctl enable --now "$unit" >>"$LOG" 2>&1
+            logged systemctl enable --now "$unit"
             changed "enabled and started $unit"
         fi
     done

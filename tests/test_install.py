@@ -89,6 +89,10 @@ def debian_root(tmp_path_factory):
     (root / "boot/firmware/config.txt").write_text("# Pi config\n")
     (root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+    # this machine reaches the registries through its own certificate authority and pip settings
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
+    if os.path.exists("/etc/pip.conf"):
+        shutil.copy("/etc/pip.conf", root / "etc/pip.conf")
     files = sh("git", "ls-files", cwd=ROOT).stdout.split()
     for f in files:
         dest = root / "src/kickwatch" / f
@@ -106,7 +110,8 @@ def debian_root(tmp_path_factory):
 
 
 def run_install(root, *args):
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "KICKWATCH_PIN": "246810", "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "KICKWATCH_PIN": "246810", "LANG": "C.UTF-8",
+           **{k: v for k, v in os.environ.items() if k.startswith("PIP_") and k != "PIP_FIND_LINKS"}}
     return subprocess.run(["chroot", str(root), "bash", "/src/kickwatch/install.sh", *args],
                           capture_output=True, text=True, env=env, timeout=1200)
 
@@ -114,7 +119,8 @@ def run_install(root, *args):
 @pytest.fixture(scope="module")
 def installed(debian_root):
     first = run_install(debian_root)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    log = debian_root / "var/log/kickwatch-install.log"
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:] + log.read_text()[-3000:]
     second = run_install(debian_root)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     return debian_root, first.stdout, second.stdout
