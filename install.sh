@@ -80,21 +80,19 @@ enable_spi() {
         unchanged "SPI is on (/dev/spidev0.0)"
         return
     fi
-    if command -v raspi-config >/dev/null 2>&1; then
+    REBOOT=1
+    if [ -f "$BOOT_CONFIG" ] && grep -qE '^dtparam=spi=on' "$BOOT_CONFIG"; then
+        unchanged "SPI is set in $BOOT_CONFIG (it appears after a reboot)"
+    elif command -v raspi-config >/dev/null 2>&1; then
         raspi-config nonint do_spi 0
         changed "enabled SPI with raspi-config"
     elif [ -f "$BOOT_CONFIG" ]; then
-        if grep -qE '^dtparam=spi=on' "$BOOT_CONFIG"; then
-            unchanged "SPI is set in $BOOT_CONFIG"
-        else
-            printf '\n# kickwatch: the strip ADC is on SPI\ndtparam=spi=on\n' >>"$BOOT_CONFIG"
-            changed "added dtparam=spi=on to $BOOT_CONFIG"
-        fi
+        printf '\n# kickwatch: the strip ADC is on SPI\ndtparam=spi=on\n' >>"$BOOT_CONFIG"
+        changed "added dtparam=spi=on to $BOOT_CONFIG"
     else
         say "  ! no raspi-config and no $BOOT_CONFIG: enable SPI yourself (not a Pi?)"
-        return
+        REBOOT=0
     fi
-    REBOOT=1
 }
 
 ensure_group() {

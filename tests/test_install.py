@@ -157,8 +157,8 @@ def test_config_and_pin_are_written_and_valid(installed):
 
 def test_second_run_changes_nothing(installed):
     _, _, second = installed
-    assert "Nothing changed" in second
-    assert "  + " not in second
+    assert "Nothing changed" in second, second
+    assert "  + " not in second, second
 
 
 def test_uninstall_keeps_the_nights(installed):
