@@ -122,6 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--config", help="config file")
     w.set_defaults(func=cmd_web)
 
+    d = sub.add_parser("doctor", help="check SPI, the ADC, the signal, the clock, the disk and the services",
+                       description="One screen of checks, each OK or what to do. Exit status 1 if any fails.")
+    d.add_argument("--config", help="config file")
+    d.add_argument("--source", help="check this source instead of the config's")
+    d.add_argument("--seconds", type=float, default=10.0, help="how long to listen to the strip (default 10)")
+    d.set_defaults(func=cmd_doctor)
+
+    k = sub.add_parser("calibrate", help="a guided placement check: lie still, then lift a foot three times",
+                       description="Says whether the heartbeat, breathing and deliberate leg movements are seen, "
+                                   "and what to change if not.")
+    k.add_argument("--config", help="config file")
+    k.add_argument("--source", help="use this source instead of the config's")
+    k.set_defaults(func=cmd_calibrate)
+
     c = sub.add_parser("config", help="print the default config, every setting explained",
                        description="Print a commented kickwatch.toml with every setting and its default; "
                                    "with --check FILE, validate a config file.")
@@ -262,6 +276,53 @@ def cmd_web(args) -> int:
         raise CommandError(f"cannot listen on {host}:{port}: {e.strerror}; is another dashboard running?",
                            EX_UNAVAILABLE)
     return 0
+
+
+def _source_opener(cfg, kind=None, speed="realtime"):
+    from sensor.sources import open_source
+
+    sc = cfg.source
+    return lambda: open_source(kind or sc.kind, channels=sc.channels, fs=sc.rate_hz, vref=sc.vref,
+                               spi_bus=sc.spi_bus, spi_device=sc.spi_device, drdy_pin=sc.drdy_pin, pga=sc.pga,
+                               speed=speed, sim_profile=sc.sim_profile, sim_hours=0.2, sim_seed=sc.sim_seed)
+
+
+def cmd_doctor(args) -> int:
+    from appliance.config import load_config
+    from appliance.doctor import daemon_owns_adc, doctor
+    from appliance.store import Store, StoreError
+
+    cfg = load_config(args.config) if args.config else load_config()
+    if args.source:
+        cfg.source.kind = args.source
+    running = args.source is None and daemon_owns_adc()
+    store = None
+    if running:
+        try:
+            store = Store(cfg.store.database, readonly=True)
+        except StoreError:
+            store = None
+    checks = doctor(cfg, _source_opener(cfg, args.source, speed="max"), seconds=args.seconds,
+                    daemon_running=running, store=store)
+    for c in checks:
+        print(c.line())
+    bad = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(bad)} of {len(checks)} checks OK" + (f"; fix the FAIL lines first" if bad else ""))
+    return 1 if bad else 0
+
+
+def cmd_calibrate(args) -> int:
+    from appliance.config import load_config
+    from appliance.doctor import calibrate
+
+    cfg = load_config(args.config) if args.config else load_config()
+    report = calibrate(_source_opener(cfg, args.source), say=lambda m: print(m, flush=True))
+    hb = f"~{report['heart_bpm']}/min" if report["heart_bpm"] else "not seen"
+    br = f"~{report['breaths_pm']}/min" if report["breaths_pm"] else "not seen"
+    print(f"heartbeat {hb}; breathing {br}; foot lifts seen {report['movements_seen']} of {report['movements_asked']}")
+    for a in report["advice"]:
+        print(f"  - {a}")
+    return 0 if report["heart_bpm"] and report["movements_seen"] >= report["movements_asked"] else 1
 
 
 def cmd_config(args) -> int:

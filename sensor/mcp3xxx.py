@@ -24,13 +24,14 @@ SPI_HELP = "enable SPI with 'sudo raspi-config nonint do_spi 0' and reboot, then
 def open_mcp3xxx(chip: str, channels, vref: float, port: int = 0, device: int = 0, pin_factory=None):
     """The gpiozero ADC objects, one per channel, or a clear error."""
     import gpiozero
-    from gpiozero.exc import BadPinFactory, SPISoftwareFallback
+    from gpiozero.exc import BadPinFactory, PinFactoryFallback, SPISoftwareFallback
 
     cls = {"mcp3008": gpiozero.MCP3008, "mcp3208": gpiozero.MCP3208}[chip]
     adcs = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", SPISoftwareFallback)
+            warnings.simplefilter("ignore", PinFactoryFallback)   # the final failure says it all
             for ch in channels:
                 adcs.append(cls(channel=ch, port=port, device=device, max_voltage=vref, pin_factory=pin_factory))
     except SPISoftwareFallback as e:

@@ -1,0 +1,254 @@
+"""`kickwatch doctor` and `kickwatch calibrate`: is everything right, and is the strip in the right place.
+
+The checks read a few seconds from the configured source (or, while the daemon
+runs and owns the ADC, its latest health in the store) and look at the signal the
+way the detector will: present, not flat, not stuck at a rail, with a heartbeat
+and breathing when someone lies on it. Each check is OK or says what to do.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from appliance.config import Config
+from appliance.detector import ChannelDetector
+from sensor.errors import SensorError
+from sensor.sources import HARDWARE
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'OK  ' if self.ok else 'FAIL'}  {self.name:18s} {self.detail}"
+
+
+class Reader:
+    """Reads a source a few seconds at a time, carrying over what a block brought beyond."""
+
+    def __init__(self, source):
+        self.source = source
+        self._it = iter(source)
+        self._left = np.empty((0, source.channels))
+
+    def read(self, seconds: float) -> np.ndarray:
+        want = int(seconds * self.source.fs)
+        parts, n = [self._left], len(self._left)
+        while n < want:
+            try:
+                block = next(self._it)
+            except StopIteration:
+                break
+            parts.append(block.samples)
+            n += block.n
+        x = np.concatenate(parts)
+        self._left = x[want:]
+        return x[:want]
+
+
+def signal_checks(x: np.ndarray, fs: float, rails: tuple[float, float] | None) -> list[Check]:
+    """Alive, not flat, not at a rail, and the noise level, for each channel."""
+    out = []
+    for c in range(x.shape[1]):
+        ch = x[:, c]
+        tag = f"signal ch{c}"
+        if len(ch) < fs:
+            out.append(Check(tag, False, "less than a second of samples came: check the ADC wiring"))
+            continue
+        span = float(np.ptp(ch))
+        if span == 0:
+            out.append(Check(tag, False, f"flat at {ch[0]:.4g} V: the strip is unplugged or its cable is broken"))
+            continue
+        if rails is not None:
+            at_rail = float(np.mean((ch <= rails[0]) | (ch >= rails[1])))
+            if at_rail > 0.5:
+                out.append(Check(tag, False, f"stuck at the ADC's limit {100 * at_rail:.0f}% of the time: "
+                                             "check the bias (half the reference) and lower the gain"))
+                continue
+            if at_rail > 0.01:
+                out.append(Check(tag, False, f"clipping {100 * at_rail:.1f}% of the time: lower the gain"))
+                continue
+        noise = float(np.median(np.abs(np.diff(ch))))
+        out.append(Check(tag, True, f"alive, {_volts(span)} peak to peak, sample-to-sample noise {_volts(noise)}"))
+    return out
+
+
+def _volts(v: float) -> str:
+    for unit, scale in (("V", 1.0), ("mV", 1e-3), ("uV", 1e-6)):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v / 1e-9:.3g} nV"
+
+
+def rhythms(x: np.ndarray, fs: float) -> dict:
+    """Heartbeat and breathing in a still stretch, from the autocorrelation of the detector's frames."""
+    det = ChannelDetector(fs)
+    h = det.h
+    n = len(x) // h
+    frames = x[:n * h].reshape(n, h).mean(axis=1)
+    frame_s = det.frame_s
+    result = {"heart_bpm": None, "breaths_pm": None, "heart_r": 0.0, "breath_r": 0.0}
+    if n < 100:
+        return result
+    beat = np.abs(np.diff(frames))
+    r, lag = _best_lag(beat - beat.mean(), frame_s, 0.45, 1.6)
+    result["heart_r"] = r
+    if r > 0.25:
+        result["heart_bpm"] = round(60 / lag)
+    slow = frames - np.convolve(frames, np.ones(101) / 101, mode="same")
+    r, lag = _best_lag(slow[50:-50], frame_s, 2.4, 10.0)
+    result["breath_r"] = r
+    if r > 0.3:
+        result["breaths_pm"] = round(60 / lag)
+    return result
+
+
+def _best_lag(v: np.ndarray, step_s: float, lo_s: float, hi_s: float) -> tuple[float, float]:
+    if len(v) < 3 or not np.any(v):
+        return 0.0, 0.0
+    denom = float(np.dot(v, v))
+    best, best_lag = 0.0, 0.0
+    for k in range(max(1, int(lo_s / step_s)), min(len(v) - 1, int(hi_s / step_s)) + 1):
+        r = float(np.dot(v[:-k], v[k:])) / denom * len(v) / (len(v) - k)
+        if r > best:
+            best, best_lag = r, k * step_s
+    return best, best_lag
+
+
+def system_checks(cfg: Config, *, timesync="/run/systemd/timesync/synchronized", run=subprocess.run) -> list[Check]:
+    out = []
+    out.append(Check("clock", os.path.exists(timesync),
+                     "synchronised by NTP" if os.path.exists(timesync) else
+                     "not synchronised yet: times may be off until the network is up (no RTC on a Pi)"))
+    db = Path(cfg.store.database)
+    where = db.parent if db.parent.exists() else Path("/")
+    du = shutil.disk_usage(where)
+    free_pc = 100 * du.free / du.total
+    out.append(Check("disk", du.free > 200e6 and free_pc > 5,
+                     f"{du.free / 1e9:.1f} GB free ({free_pc:.0f}%) on {where}" +
+                     ("" if du.free > 200e6 and free_pc > 5 else ": free some space, nights need ~100 kB each")))
+    if shutil.which("systemctl"):
+        for unit in ("kickwatch", "kickwatch-web"):
+            r = run(["systemctl", "is-active", unit], capture_output=True, text=True)
+            state = r.stdout.strip() or "unknown"
+            out.append(Check(f"service {unit}", state == "active",
+                             state if state == "active" else f"{state}: sudo systemctl start {unit}; "
+                                                             f"journalctl -u {unit} says why"))
+    return out
+
+
+def spi_check(cfg: Config) -> Check:
+    kind = cfg.source.kind
+    if kind not in HARDWARE:
+        return Check("SPI", True, f"not needed (source is {kind})")
+    dev = Path(f"/dev/spidev{cfg.source.spi_bus}.{cfg.source.spi_device}")
+    if dev.exists():
+        return Check("SPI", True, f"{dev} present")
+    return Check("SPI", False, f"{dev} missing: sudo raspi-config nonint do_spi 0, then reboot")
+
+
+def daemon_owns_adc(run=subprocess.run) -> bool:
+    if not shutil.which("systemctl"):
+        return False
+    return run(["systemctl", "is-active", "--quiet", "kickwatch"]).returncode == 0
+
+
+def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: bool = False,
+           system=system_checks, store=None) -> list[Check]:
+    """Every check, in the order a person would fix them."""
+    checks = [spi_check(cfg)]
+    if daemon_running and store is not None:
+        checks += _from_store(store)
+    else:
+        try:
+            src = open_source()
+        except (SensorError, ValueError) as e:
+            checks.append(Check("ADC", False, str(e)))
+            src = None
+        if src is not None:
+            try:
+                x = Reader(src).read(seconds)
+                checks.append(Check("ADC", True, f"answering, {len(x)} samples at {src.fs:g} Hz"))
+                sig = signal_checks(x, src.fs, getattr(src, "rails", None))
+                checks += sig
+                if all(c.ok for c in sig):
+                    rh = rhythms(x[:, 0], src.fs)
+                    if rh["heart_bpm"]:
+                        checks.append(Check("bed", True, f"someone lies on the strip: heartbeat ~{rh['heart_bpm']}/min"
+                                                         + (f", breathing ~{rh['breaths_pm']}/min" if rh["breaths_pm"] else "")))
+                    else:
+                        checks.append(Check("bed", True, "no heartbeat seen: the bed looks empty (or the strip is "
+                                                         "too far from the body: run kickwatch calibrate)"))
+            except SensorError as e:
+                checks.append(Check("ADC", False, str(e)))
+            finally:
+                if hasattr(src, "close"):
+                    src.close()
+    checks += system(cfg)
+    return checks
+
+
+def _from_store(store) -> list[Check]:
+    daemon = store.get_state("daemon") or {}
+    health = store.latest_health() or {}
+    age = time.time() - daemon.get("last_sample_utc", 0)
+    out = [Check("ADC", age < 180, f"the daemon read a sample {age:.0f} s ago" if age < 180 else
+                 f"no sample for {age / 60:.0f} min: journalctl -u kickwatch")]
+    status = health.get("status", "unknown")
+    out.append(Check("signal", status == "ok", {"ok": "alive", "flat": "flat: the strip is unplugged",
+                                                "clipped": "clipping: lower the gain"}.get(status, status)))
+    out.append(Check("bed", True, {"in": "someone is in bed", "out": "the bed is empty"}.get(daemon.get("in_bed"),
+                                                                                          "not known yet")))
+    return out
+
+
+# -- calibrate -------------------------------------------------------------------------------
+def calibrate(open_source, say=print, pause=time.sleep, still_s: float = 30.0, lifts: int = 3,
+              lift_every_s: float = 10.0) -> dict:
+    """Lie still, then lift a foot `lifts` times when told; report what the strip saw."""
+    src = open_source()
+    try:
+        reader = Reader(src)
+        say(f"Lie down on your back, legs where they are at night, and stay still for {still_s:.0f} seconds...")
+        still = reader.read(still_s)[:, 0]
+        rh = rhythms(still, src.fs)
+        det = ChannelDetector(src.fs)
+        det.feed(still)
+        t0 = len(still) / src.fs
+        for i in range(lifts):
+            say(f"Now lift your foot a few centimetres and put it down ({i + 1} of {lifts}).")
+            pause(0)
+            chunk = reader.read(lift_every_s)[:, 0]
+            det.feed(chunk)
+        det.finish()
+        moves = [s for s in det.segments if s.onset * det.frame_s >= t0 - 0.5]
+    finally:
+        if hasattr(src, "close"):
+            src.close()
+    seen = len(moves)
+    report = {"heart_bpm": rh["heart_bpm"], "breaths_pm": rh["breaths_pm"], "movements_seen": seen,
+              "movements_asked": lifts, "advice": []}
+    if rh["heart_bpm"] is None:
+        report["advice"].append("No heartbeat seen: move the strip nearer the body (under the calves or thighs), "
+                                "on a thin rigid board, or raise the gain.")
+    if rh["breaths_pm"] is None:
+        report["advice"].append("No breathing seen: normal under the legs with a piezo strip; a load strip should "
+                                "see it, so check that it carries weight.")
+    if seen < lifts:
+        report["advice"].append(f"Only {seen} of {lifts} foot lifts were seen: move the strip under the legs of "
+                                "the sleeper being watched, or raise the gain.")
+    elif seen > lifts + 1:
+        report["advice"].append(f"{seen} movements for {lifts} lifts: the signal is noisy; check the cable "
+                                "(away from mains leads) and the strip's connector.")
+    if not report["advice"]:
+        report["advice"].append("Placement looks good: heartbeat and every foot lift were seen.")
+    return report

@@ -1,0 +1,97 @@
+"""kickwatch doctor and calibrate, against the fake ADCs and simulated bodies."""
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.config import Config
+from appliance.doctor import Check, calibrate, doctor
+from sensor.errors import SPIDeviceAbsent
+from sensor.mcp3xxx import MCP3xxxSource
+from sensor.recording import Recording
+from sensor.replay import ReplaySource
+from tests.fakes import FakeMCP3xxx
+from tests.test_adcs import FakeClock
+from tests.test_detector import add_burst, sleeper
+
+FS = 100.0
+
+
+def no_system(cfg):
+    return [Check("clock", True, "test")]
+
+
+def mcp_opener(signal):
+    clock = FakeClock()
+    fake = FakeMCP3xxx(bits=12, signal=signal)
+
+    def opener():
+        return MCP3xxxSource("mcp3208", channels=(0,), fs=FS, block_s=1.0, clock=clock, sleep=clock.sleep)
+    return opener, fake
+
+
+def cfg_for(kind="mcp3208"):
+    cfg = Config()
+    cfg.source.kind = kind
+    return cfg
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_healthy_sleeper(mock_factory):
+    body = sleeper(20, fs=FS, seed=3) * 0.1 + 1.5
+    opener, fake = mcp_opener(lambda ch, n: float(body[n % len(body)]))
+    checks = by_name(doctor(cfg_for(), opener, seconds=15, system=no_system))
+    assert checks["ADC"].ok and checks["signal ch0"].ok
+    assert "heartbeat ~60/min" in checks["bed"].detail
+    fake.close()
+
+
+def test_flat_signal_says_unplugged(mock_factory):
+    opener, fake = mcp_opener(lambda ch, n: 1.65)
+    checks = by_name(doctor(cfg_for(), opener, seconds=3, system=no_system))
+    assert not checks["signal ch0"].ok and "unplugged" in checks["signal ch0"].detail
+    fake.close()
+
+
+def test_signal_at_the_rail_says_check_the_bias(mock_factory):
+    opener, fake = mcp_opener(lambda ch, n: 3.3 if n % 50 else 3.2)
+    checks = by_name(doctor(cfg_for(), opener, seconds=3, system=no_system))
+    assert not checks["signal ch0"].ok and "limit" in checks["signal ch0"].detail
+    fake.close()
+
+
+def test_clipping_now_and_then_says_lower_the_gain(mock_factory):
+    opener, fake = mcp_opener(lambda ch, n: 3.3 if n % 20 == 0 else 1.6 + 0.01 * np.sin(n))
+    checks = by_name(doctor(cfg_for(), opener, seconds=3, system=no_system))
+    assert not checks["signal ch0"].ok and "lower the gain" in checks["signal ch0"].detail
+    fake.close()
+
+
+def test_absent_device_fails_with_the_fix(mock_factory):
+    def opener():
+        raise SPIDeviceAbsent("no SPI device /dev/spidev0.0: enable SPI with 'sudo raspi-config nonint do_spi 0'")
+    checks = by_name(doctor(cfg_for(), opener, seconds=1, system=no_system))
+    assert not checks["ADC"].ok and "raspi-config" in checks["ADC"].detail
+    assert not checks["SPI"].ok        # this machine has no /dev/spidev0.0
+
+
+def lift_session(fs=250.0, kicks=True, body=True):
+    x = sleeper(60, fs=fs, seed=5) if body else np.random.default_rng(0).normal(1.65, 0.02, int(60 * fs))
+    if kicks:
+        for k in range(3):
+            x = add_burst(x, 33 + 10 * k, 1.5, rms=8, fs=fs, seed=k)
+    return lambda: ReplaySource(Recording(fs, x[:, None]), speed="max")
+
+
+def test_calibrate_sees_heart_and_three_lifts():
+    report = calibrate(lift_session(), say=lambda m: None, pause=lambda s: None)
+    assert report["heart_bpm"] == 60 and report["movements_seen"] == 3
+    assert "looks good" in report["advice"][0]
+
+
+def test_calibrate_far_from_the_body_says_move_the_strip():
+    report = calibrate(lift_session(kicks=False, body=False), say=lambda m: None, pause=lambda s: None)
+    assert report["heart_bpm"] is None and report["movements_seen"] == 0
+    assert any("move the strip" in a for a in report["advice"])
