@@ -26,7 +26,7 @@ import numpy as np
 ENERGY_RATIO = 3.0     # resting activity this many times apart: a different state
 LEVEL_STEPS = 20.0     # level this many noise widths apart: a different load
 STATS_TICKS = 30
-STARTUP_TICKS = 3
+STARTUP_TICKS = 1
 BURST_SLACK_TICKS = 5
 EDGE_FRACTION = 0.2   # in bed once the load is a fifth of the way up from empty
 

@@ -61,3 +61,10 @@ def test_getting_in_and_out_are_large_movements_not_kicks(results, name):
     t_in, t_out = res.bed[0]
     near = [m for m in res.movements if abs(m.onset_s - t_in) < 5 or abs(m.offset_s - t_out) < 5]
     assert near and all(m.kind == "large" for m in near)
+
+
+def test_bed_a_lying_down_and_rising_are_found(results):
+    # The README calls bed_a "in bed throughout"; its load says more: about 900 mV at the
+    # start (sitting on the edge), 3000 mV lying down from ~8 s, 700 mV after rising at ~311 s.
+    (period,) = results["fsr_bed_a.npz"].bed
+    assert 5.0 <= period[0] <= 12.0 and 305.0 <= period[1] <= 318.0
