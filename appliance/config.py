@@ -66,9 +66,13 @@ class SeriesConfig:
 class StoreConfig:
     database: str = setting("/var/lib/kickwatch/kickwatch.db", "the SQLite database")
     flush_interval_s: float = setting(45.0, "at most one commit this often while sampling (SD cards wear)", 5.0, 600.0)
-    raw_dir: str = setting("/var/lib/kickwatch/raw", "where raw nights are kept for export (empty: not kept)")
-    keep_raw_nights: int = setting(7, "how many nights of raw signal to keep", 0, 365)
+    raw_dir: str = setting("", "where the raw signal is kept for export (empty: a 'raw' folder beside the database)")
+    keep_raw_nights: int = setting(7, "how many days of raw signal to keep (0: keep none)", 0, 365)
     night_gap_min: float = setting(90.0, "out of bed this long ends the night, minutes", 5.0, 720.0)
+
+
+def raw_dir_of(cfg: "Config", database: str | None = None) -> str:
+    return cfg.store.raw_dir or str(Path(database or cfg.store.database).parent / "raw")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.config import Config
+from appliance.config import Config, raw_dir_of
 from appliance.nights import NightBook
 from appliance.occupancy import QuietState
 from appliance.pipeline import StreamDetector
@@ -69,6 +69,7 @@ class Daemon:
         nights: set[int] = set()
         last_flush = self._mono()
         next_health = HEALTH_EVERY_S
+        raw = None
         self.notifier.ready(f"reading {self.source_name}")
         try:
             for block in src:
@@ -76,6 +77,9 @@ class Daemon:
                     origin = self._origin_utc(block)
                     self.store.new_session(origin, self.source_name, src.fs, src.channels, clock_synced())
                     book = NightBook(self.store, self.cfg, origin, src.fs, src.channels)
+                    raw = self._open_raw(origin, src)
+                if raw is not None:
+                    raw.append(block.samples, book.origin_utc + det.end_s)
                 ev = det.feed(block.samples, block.gap_samples)
                 book.handle(ev, det.end_s)
                 movements += len(ev.movements)
@@ -85,6 +89,8 @@ class Daemon:
                     self._queue_health(det, book)
                     next_health += HEALTH_EVERY_S
                 if self._mono() - last_flush >= self.cfg.store.flush_interval_s:
+                    if raw is not None:
+                        raw.flush()
                     self._flush(det, book)
                     last_flush = self._mono()
                 self.notifier.watchdog()
@@ -101,9 +107,24 @@ class Daemon:
                 self._queue_health(det, book)
                 self._flush(det, book)
         finally:
+            if raw is not None:
+                raw.close()
             self.notifier.stopping()
         return RunReport(det.samples_seen, det.end_s, movements, sorted(nights), self.stopped_by_signal,
                          self._mono() - t_start)
+
+    def _open_raw(self, origin: float, src):
+        """The raw signal is kept for export when a folder and a number of nights are set."""
+        st = self.cfg.store
+        if st.keep_raw_nights <= 0:
+            return None
+        from sensor.rawlog import RawLog
+        try:
+            return RawLog(raw_dir_of(self.cfg, str(self.store.path)), origin, src.fs, src.channels,
+                          keep=st.keep_raw_nights)
+        except OSError as e:
+            self.notifier.status(f"raw signal not kept: {e}")
+            return None
 
     def _origin_utc(self, block) -> float:
         """Wall-clock time of the stream's first sample: the recording's own start when it has one."""

@@ -189,7 +189,7 @@ def write_recording(path: str | os.PathLike, rec: Recording) -> Path:
             elif suffix == ".csv":
                 _write_csv(f, rec)
             else:
-                f.write(_edf_bytes(rec))
+                f.write(edf_bytes(rec))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -217,13 +217,19 @@ def _write_csv(f, rec: Recording) -> None:
     np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.6g")
 
 
-def _edf_bytes(rec: Recording) -> bytes:
+def edf_bytes(rec: Recording) -> bytes:
+    """The recording as EDF+ bytes, its annotations included."""
     import edfio
 
     unit = (rec.units or "V").split()[0][:8]
+    # Data records must hold whole samples: 1 s works for integer rates.
+    record_s = 1.0 if float(rec.fs).is_integer() else 1.0 / rec.fs * round(rec.fs)
+    per_record = int(round(rec.fs * record_s))
+    short = -rec.signal.shape[0] % per_record
+    signal = np.pad(rec.signal, ((0, short), (0, 0)), mode="edge")   # the last record is filled out
     signals = []
     for c in range(rec.channels):
-        x = rec.signal[:, c]
+        x = signal[:, c]
         lo, hi = float(x.min()), float(x.max())
         if hi - lo < 1e-9:
             lo, hi = lo - 1.0, hi + 1.0
@@ -233,8 +239,6 @@ def _edf_bytes(rec: Recording) -> bytes:
     start = rec.start or dt.datetime(1985, 1, 1)
     start = start.replace(tzinfo=None)
     annotations = [edfio.EdfAnnotation(o, d or None, t) for o, d, t in rec.annotations]
-    # Data records must hold whole samples: 1 s works for integer rates.
-    record_s = 1.0 if float(rec.fs).is_integer() else 1.0 / rec.fs * round(rec.fs)
     edf = edfio.Edf(signals, recording=edfio.Recording(startdate=start.date()), starttime=start.time().replace(microsecond=0),
                     data_record_duration=record_s, annotations=annotations or None)
     return edf.to_bytes()

@@ -135,3 +135,17 @@ def test_theme_is_dark_by_default_and_light_on_request(client):
     assert '<html lang="en" class="dark">' in client.get("/").get_data(as_text=True)
     r = client.get("/?theme=light")
     assert '<html lang="en" class="light">' in r.get_data(as_text=True) and "theme=light" in r.headers["Set-Cookie"]
+
+
+def test_raw_signal_downloads_as_edf_with_the_movements_annotated(client, env, tmp_path):
+    from sensor.recording import read_recording
+    _, _, last, _ = env
+    r = client.get(f"/night/{last['night']['date']}/recording.edf")
+    assert r.status_code == 200
+    path = tmp_path / "n.edf"
+    path.write_bytes(r.data)
+    rec = read_recording(path)
+    labels = [t for _, _, t in rec.annotations]
+    assert labels.count("PLM") == last["summary"]["plm_count"]
+    assert labels.count("LM") + labels.count("PLM") == last["summary"]["lm_count"]
+    assert "in bed" in labels and rec.fs == last["recording"]["fs"]

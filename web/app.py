@@ -22,7 +22,7 @@ from flask import Flask, Response, abort, jsonify, make_response, redirect, rend
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
-from appliance.config import Config
+from appliance.config import Config, raw_dir_of
 from appliance.nights import stored_night
 from appliance.store import Store, StoreError
 from web.presenter import present_night, present_trend
@@ -166,8 +166,14 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
 
     @app.get("/night/<date>/recording.edf")
     def recording_edf(date):
-        night_or_404(date)
-        abort(404, "the raw signal of this night was not kept; set store.keep_raw_nights to keep it")
+        night = night_or_404(date)
+        body = night_edf(night, raw_dir_of(cfg, app.config["DB_PATH"]))
+        if body is None:
+            abort(404, "the raw signal of this night was not kept (store.keep_raw_nights days are kept)")
+        resp = make_response(body)
+        resp.headers["Content-Type"] = "application/octet-stream"
+        resp.headers["Content-Disposition"] = f'attachment; filename="kickwatch-{date}.edf"'
+        return resp
 
     @app.get("/status")
     def status():
@@ -226,6 +232,34 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         return jsonify(st)
 
     return app
+
+
+def night_edf(night: dict, raw_dir: str) -> bytes | None:
+    """The night's raw signal as EDF+, each movement an annotation (LM, PLM, large), or None if not kept."""
+    from sensor.rawlog import read_span
+    from sensor.recording import edf_bytes
+
+    origin = dt.datetime.fromisoformat(night["recording"]["start"]).timestamp()
+    bed = night["bed"]
+    a = origin + (bed[0]["in_s"] if bed else 0.0) - 60
+    b = origin + (bed[-1]["out_s"] if bed else night["recording"]["duration_s"]) + 60
+    found = read_span(raw_dir, a, b)
+    if found is None:
+        return None
+    rec, start = found
+    rec.start = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+    shift = origin - start
+    for m in night["movements"]:
+        label = "large movement" if m["kind"] == "large" else ("PLM" if m["periodic"] else "LM")
+        onset = m["onset_s"] + shift
+        if 0 <= onset < rec.duration_s:
+            rec.annotations.append((round(onset, 3), round(m["offset_s"] - m["onset_s"], 3), label))
+    for p in bed:
+        for t, what in ((p["in_s"], "in bed"), (p["out_s"], "out of bed")):
+            if 0 <= t + shift < rec.duration_s:
+                rec.annotations.append((round(t + shift, 3), 0.0, what))
+    rec.annotations.sort()
+    return edf_bytes(rec)
 
 
 def valid_date(text: str) -> bool:
