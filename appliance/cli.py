@@ -194,7 +194,7 @@ def cmd_simulate(args) -> int:
 def cmd_run(args) -> int:
     from appliance.config import ConfigError, load_config
     from appliance.daemon import Daemon
-    from appliance.store import Store
+    from appliance.store import open_for_daemon
     from sensor.sources import HARDWARE, describe_kind, open_source
 
     try:
@@ -209,7 +209,10 @@ def cmd_run(args) -> int:
                          spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device, drdy_pin=src_cfg.drdy_pin,
                          pga=src_cfg.pga, speed=speed, sim_profile=src_cfg.sim_profile,
                          sim_hours=src_cfg.sim_hours, sim_seed=src_cfg.sim_seed)
-    store = Store(db)
+    store, aside = open_for_daemon(db)
+    if aside:
+        print(f"kickwatch: the database {db} was damaged; it is kept as {aside} and a fresh one started",
+              file=sys.stderr)
     try:
         daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=kind not in HARDWARE,
                         keep_empty_ref=kind in HARDWARE)

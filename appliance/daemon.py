@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,7 @@ class Daemon:
         self.keep_empty_ref = keep_empty_ref
         self._stop = False
         self.stopped_by_signal = False
+        self.write_error: str | None = None
 
     def stop(self, *_args) -> None:
         """Signal handler: finish the current block, flush, and leave."""
@@ -79,7 +82,11 @@ class Daemon:
                     book = NightBook(self.store, self.cfg, origin, src.fs, src.channels)
                     raw = self._open_raw(origin, src)
                 if raw is not None:
-                    raw.append(block.samples, book.origin_utc + det.end_s)
+                    try:
+                        raw.append(block.samples, book.origin_utc + det.end_s)
+                    except OSError as e:
+                        self._say(f"raw signal no longer kept: {e}")
+                        raw = None
                 ev = det.feed(block.samples, block.gap_samples)
                 book.handle(ev, det.end_s)
                 movements += len(ev.movements)
@@ -150,7 +157,20 @@ class Daemon:
                                             "flushed_utc": self._wall(), "in_bed": det.bed.state})
         if self.keep_empty_ref and det.bed.empty_ref is not None:
             self.store.set_state("empty_ref", det.bed.empty_ref.as_dict())
-        self.store.flush()
+        try:
+            self.store.flush()
+            if self.write_error:
+                self._say("writing to the database again")
+                self.write_error = None
+        except (sqlite3.OperationalError, OSError) as e:
+            # disk full or the card failing: keep detecting, keep the queue, try again next time
+            if self.write_error is None:
+                self._say(f"cannot write the database ({e}); detection goes on and the writes wait")
+            self.write_error = str(e)
+
+    def _say(self, text: str) -> None:
+        print(f"kickwatch: {text}", file=sys.stderr, flush=True)
+        self.notifier.status(text)
 
 
 def apply_requests(store: Store, requests_dir: str, book: NightBook | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from sqlite_utils.migrations import Migrations   # light; sqlite_utils.db is imported only to write
@@ -157,6 +158,31 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def open_for_daemon(path: str | Path) -> tuple[Store, str | None]:
+    """Open the store to write; a corrupt one is set aside (never deleted) and a fresh one started.
+
+    Returns the store and, when that happened, where the bad file went.
+    """
+    path = Path(path)
+    try:
+        store = Store(path)
+        if store.integrity_ok():
+            return store, None
+        store.close()
+    except (StoreError, sqlite3.DatabaseError):
+        pass
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.rename(Path(str(aside) + suffix))
+    store = Store(path)
+    store.set_state("store_reset", {"at": time.time(), "moved_to": str(aside)})
+    store.flush()
+    return store, str(aside)
 
 
 def _pk(table: str):

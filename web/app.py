@@ -295,6 +295,10 @@ def status_of(store: Store | None, cfg: Config) -> dict:
         return out
     daemon = store.get_state("daemon")
     health = store.latest_health()
+    reset = store.get_state("store_reset")
+    if reset:
+        out["store_reset"] = (f"the database was damaged on {dt.datetime.fromtimestamp(reset['at']):%d %b %Y %H:%M}; "
+                              f"it was kept as {reset['moved_to']} and a fresh one started")
     out["nights"] = store.conn.execute("SELECT count(*) FROM nights").fetchone()[0]
     if daemon:
         age = now - daemon.get("flushed_utc", 0)
