@@ -214,8 +214,11 @@ def cmd_run(args) -> int:
         print(f"kickwatch: the database {db} was damaged; it is kept as {aside} and a fresh one started",
               file=sys.stderr)
     try:
+        reopen = (lambda: open_source(kind, channels=src_cfg.channels, fs=src_cfg.rate_hz, vref=src_cfg.vref,
+                                      spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device,
+                                      drdy_pin=src_cfg.drdy_pin, pga=src_cfg.pga)) if kind in HARDWARE else None
         daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=kind not in HARDWARE,
-                        keep_empty_ref=kind in HARDWARE)
+                        keep_empty_ref=kind in HARDWARE, reopen=reopen)
         daemon.install_signal_handlers()
         report = daemon.run()
     finally:

@@ -16,12 +16,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from appliance.config import Config, raw_dir_of
 from appliance.nights import NightBook
 from appliance.occupancy import QuietState
 from appliance.pipeline import StreamDetector
 from appliance.sdnotify import Notifier
 from appliance.store import Store
+from sensor.block import Block
+from sensor.errors import SensorError
 
 HEALTH_EVERY_S = 60.0
 
@@ -39,13 +43,15 @@ class RunReport:
 class Daemon:
     def __init__(self, cfg: Config, source, store: Store, *, source_name: str = "", finite: bool = False,
                  notifier: Notifier | None = None, wall=time.time, monotonic=time.monotonic,
-                 keep_empty_ref: bool = False):
+                 keep_empty_ref: bool = False, reopen=None, sleep=time.sleep):
         self.cfg, self.source, self.store = cfg, source, store
         self.source_name = source_name
         self.finite = finite
         self.notifier = notifier or Notifier()
         self._wall, self._mono = wall, monotonic
         self.keep_empty_ref = keep_empty_ref
+        self.reopen = reopen
+        self._sleep = sleep
         self._stop = False
         self.stopped_by_signal = False
         self.write_error: str | None = None
@@ -75,7 +81,7 @@ class Daemon:
         raw = None
         self.notifier.ready(f"reading {self.source_name}")
         try:
-            for block in src:
+            for block in self._blocks():
                 if book is None:
                     origin = self._origin_utc(block)
                     self.store.new_session(origin, self.source_name, src.fs, src.channels, clock_synced())
@@ -119,6 +125,65 @@ class Daemon:
             self.notifier.stopping()
         return RunReport(det.samples_seen, det.end_s, movements, sorted(nights), self.stopped_by_signal,
                          self._mono() - t_start)
+
+    def _blocks(self):
+        """The source's blocks; when the sensor fails, say so, keep trying, and fill the gap when it is back.
+
+        A fault does not end the process (systemd would restart it into a crash
+        loop): the daemon waits, reopens the source with growing pauses, and the
+        missing stretch becomes a flat, unscored gap so times stay right.
+        """
+        src = self.source
+        while True:
+            try:
+                for block in src:
+                    yield block
+                    if self._stop:
+                        return
+                return
+            except SensorError as e:
+                if self.reopen is None:
+                    raise
+                started = self._mono()
+                self._sensor_fault(str(e))
+                src = self._wait_for_sensor()
+                if src is None:
+                    return
+                self.source = src
+                gap = int((self._mono() - started) * src.fs)
+                hold = np.zeros((1, src.channels))
+                for i in range(0, gap, int(src.fs)):
+                    n = min(int(src.fs), gap - i)
+                    yield Block(np.repeat(hold, n, axis=0), started + i / src.fs, src.fs, gap_samples=n)
+                self._sensor_fault(None)
+
+    def _wait_for_sensor(self):
+        pause = 5.0
+        while not self._stop:
+            waited = 0.0
+            while waited < pause and not self._stop:
+                self._sleep(1.0)
+                waited += 1.0
+                self.notifier.watchdog()   # the process is sound; it is the sensor that is gone
+            try:
+                return self.reopen()
+            except SensorError as e:
+                self._sensor_fault(str(e), quiet=True)
+                pause = min(pause * 2, 60.0)
+        return None
+
+    def _sensor_fault(self, text: str | None, quiet: bool = False) -> None:
+        if text is None:
+            self._say("sensor back; reading again")
+        elif not quiet:
+            self._say(f"sensor fault: {text}; trying again")
+        self.store.set_state("sensor_fault", None if text is None else {"at": self._wall(), "error": text})
+        if text is not None:
+            self.store.queue("insert", "health", {"ts_utc": self._wall(), "samples": 0, "status": "fault"})
+        try:
+            self.store.flush()
+        except (sqlite3.OperationalError, OSError):
+            pass
 
     def _open_raw(self, origin: float, src):
         """The raw signal is kept for export when a folder and a number of nights are set."""

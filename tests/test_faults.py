@@ -57,3 +57,48 @@ def test_a_full_disk_delays_the_writes_and_loses_nothing(tmp_path, capsys):
     Daemon(Config(), BlockSource(rec, [0.0]), reference, finite=True, monotonic=lambda: 0.0).run()
     assert store.query("SELECT count(*) AS n FROM movements") == reference.query("SELECT count(*) AS n FROM movements")
     assert store.query("SELECT count(*) AS n FROM movements")[0]["n"] > 0
+
+
+class DyingSource:
+    """Yields `good` blocks, then the ADC stops answering."""
+
+    def __init__(self, rec, clock, start_block=0, good=100):
+        self.rec, self.clock, self.start_block, self.good = rec, clock, start_block, good
+        self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, None, None
+
+    def __iter__(self):
+        from sensor.block import Block
+        from sensor.errors import ADCNotAnswering
+        n = int(self.fs)
+        for k in range(self.start_block, len(self.rec.signal) // n):
+            if k - self.start_block >= self.good:
+                raise ADCNotAnswering("ADS1256 data-ready did not fall within 0.5 s")
+            self.clock[0] += 1.0
+            yield Block(self.rec.signal[k * n:(k + 1) * n], self.clock[0], self.fs)
+
+
+def test_a_sensor_that_vanishes_is_reported_retried_and_resumed(tmp_path, capsys):
+    from sensor.errors import SPIDeviceAbsent
+    rec, _ = cached_night(0.5, 31, "piezo12")
+    clock = [0.0]
+    store = Store(tmp_path / "k.db")
+    attempts = {"n": 0}
+
+    def reopen():
+        attempts["n"] += 1
+        if attempts["n"] < 3:
+            raise SPIDeviceAbsent("no SPI device /dev/spidev0.0")
+        return DyingSource(rec, clock, start_block=335, good=10_000)   # 5 + 10 + 20 s of pauses later
+
+    def sleep(s):
+        clock[0] += s
+
+    d = Daemon(Config(), DyingSource(rec, clock, good=300), store, monotonic=lambda: clock[0],
+               wall=lambda: 1.7e9 + clock[0], reopen=reopen, sleep=sleep)
+    report = d.run()
+    err = capsys.readouterr().err
+    assert "sensor fault" in err and "sensor back" in err and attempts["n"] == 3
+    assert report.stream_s >= len(rec.signal) / rec.fs - 5          # the gap was filled: times stay right
+    assert store.get_state("sensor_fault") is None
+    statuses = [r["status"] for r in store.query("SELECT status FROM health ORDER BY id")]
+    assert "fault" in statuses

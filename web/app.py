@@ -311,8 +311,13 @@ def status_of(store: Store | None, cfg: Config) -> dict:
         out["source"] = daemon.get("source")
     if health:
         out["sensor"] = {"ok": "signal present", "flat": "flat line: is the strip plugged in?",
-                         "clipped": "clipping at the ADC's limits: lower the gain"}.get(health["status"],
-                                                                                      health["status"])
+                         "clipped": "clipping at the ADC's limits: lower the gain",
+                         "fault": "the ADC does not answer: the recorder keeps trying"}.get(health["status"],
+                                                                                          health["status"])
+    fault = store.get_state("sensor_fault")
+    if fault:
+        out["sensor"] = f"fault since {dt.datetime.fromtimestamp(fault['at']):%H:%M}: {fault['error']}"
+        out["sensor_status"] = "fault"
         out["sensor_status"] = health["status"]
         out["gaps"] = health["gap_samples"]
     return out
