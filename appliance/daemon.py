@@ -134,9 +134,11 @@ class Daemon:
         missing stretch becomes a flat, unscored gap so times stay right.
         """
         src = self.source
+        hold = np.zeros((1, src.channels))
         while True:
             try:
                 for block in src:
+                    hold = block.samples[-1:]
                     yield block
                     if self._stop:
                         return
@@ -150,8 +152,7 @@ class Daemon:
                 if src is None:
                     return
                 self.source = src
-                gap = int((self._mono() - started) * src.fs)
-                hold = np.zeros((1, src.channels))
+                gap = int((self._mono() - started) * src.fs)   # held at the last value: flat, so unscored
                 for i in range(0, gap, int(src.fs)):
                     n = min(int(src.fs), gap - i)
                     yield Block(np.repeat(hold, n, axis=0), started + i / src.fs, src.fs, gap_samples=n)
