@@ -192,6 +192,41 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    """The daemon; a start that fails leaves a note beside the database for the dashboard to show."""
+    try:
+        return _run(args)
+    except Exception as e:
+        if isinstance(e, CommandError):
+            code, message = e.code, str(e)
+        else:
+            code, message = _classify(e)
+        _leave_crash_note(args, message, code)
+        raise
+
+
+def crash_note_path(db: str) -> "Path":
+    from pathlib import Path
+    return Path(db).parent / "daemon-error.json"
+
+
+def _leave_crash_note(args, message: str, code: int) -> None:
+    from appliance.config import Config
+
+    db = args.db or Config().store.database
+    try:
+        if not args.db:
+            from appliance.config import load_config
+            db = load_config(args.config).store.database
+    except Exception:
+        pass
+    try:
+        import time
+        crash_note_path(db).write_text(json.dumps({"at": time.time(), "message": message, "code": code}))
+    except OSError:
+        pass
+
+
+def _run(args) -> int:
     from appliance.config import ConfigError, load_config
     from appliance.daemon import Daemon
     from appliance.store import open_for_daemon
@@ -210,6 +245,7 @@ def cmd_run(args) -> int:
                          pga=src_cfg.pga, speed=speed, sim_profile=src_cfg.sim_profile,
                          sim_hours=src_cfg.sim_hours, sim_seed=src_cfg.sim_seed)
     store, aside = open_for_daemon(db)
+    crash_note_path(db).unlink(missing_ok=True)   # this start got as far as the store
     if aside:
         print(f"kickwatch: the database {db} was damaged; it is kept as {aside} and a fresh one started",
               file=sys.stderr)

@@ -102,3 +102,19 @@ def test_a_sensor_that_vanishes_is_reported_retried_and_resumed(tmp_path, capsys
     assert store.get_state("sensor_fault") is None
     statuses = [r["status"] for r in store.query("SELECT status FROM health ORDER BY id")]
     assert "fault" in statuses
+
+
+def test_a_start_that_fails_leaves_a_note_the_dashboard_shows(tmp_path):
+    from web.app import create_app
+    cfgfile = tmp_path / "k.toml"
+    cfgfile.write_text(f'[store]\ndatabase = "{tmp_path}/k.db"\n[source]\nkind = "ads1256"\n'
+                       f'[web]\nsecret_file = "{tmp_path}/s"\n')
+    r = subprocess.run([sys.executable, "-m", "appliance.cli", "run", "--config", str(cfgfile)],
+                       capture_output=True, text=True)
+    assert r.returncode == 69
+    note = tmp_path / "daemon-error.json"
+    assert "spidev" in note.read_text()
+    from appliance.config import load_config
+    html = create_app(tmp_path / "k.db", load_config(cfgfile), testing=True).test_client().get("/").get_data(
+        as_text=True)
+    assert 'id="daemon-error"' in html and "could not start" in html and "spidev" in html

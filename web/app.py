@@ -285,6 +285,13 @@ def status_of(store: Store | None, cfg: Config) -> dict:
     out = {"daemon": "no data yet", "alive": False, "last_sample": None, "last_sample_age_s": None,
            "sensor": "unknown", "in_bed": None, "nights": 0, "disk_free_gb": None, "disk_free_percent": None}
     path = Path(store.path if store else cfg.store.database)
+    note = path.parent / "daemon-error.json"
+    try:
+        crash = json.loads(note.read_text())
+        out["daemon_error"] = (f"the recorder could not start ({dt.datetime.fromtimestamp(crash['at']):%d %b %H:%M}): "
+                               f"{crash['message']}")
+    except (OSError, ValueError, KeyError):
+        pass
     try:
         du = shutil.disk_usage(path.parent if path.parent.exists() else "/")
         out["disk_free_gb"] = round(du.free / 1e9, 1)
