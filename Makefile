@@ -36,6 +36,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts
