@@ -243,7 +243,8 @@ def _run(args) -> int:
     source = open_source(kind, channels=src_cfg.channels, fs=src_cfg.rate_hz, vref=src_cfg.vref,
                          spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device, drdy_pin=src_cfg.drdy_pin,
                          pga=src_cfg.pga, speed=speed, sim_profile=src_cfg.sim_profile,
-                         sim_hours=src_cfg.sim_hours, sim_seed=src_cfg.sim_seed)
+                         sim_hours=src_cfg.sim_hours, sim_seed=src_cfg.sim_seed, sim_start=src_cfg.sim_start,
+                         follow_clock=src_cfg.follow_clock)
     store, aside = open_for_daemon(db)
     crash_note_path(db).unlink(missing_ok=True)   # this start got as far as the store
     if aside:
@@ -253,8 +254,9 @@ def _run(args) -> int:
         reopen = (lambda: open_source(kind, channels=src_cfg.channels, fs=src_cfg.rate_hz, vref=src_cfg.vref,
                                       spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device,
                                       drdy_pin=src_cfg.drdy_pin, pga=src_cfg.pga)) if kind in HARDWARE else None
-        daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=kind not in HARDWARE,
-                        keep_empty_ref=kind in HARDWARE, reopen=reopen)
+        live = kind in HARDWARE or (kind == "sim" and bool(src_cfg.sim_start)) or src_cfg.follow_clock
+        daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=not live,
+                        keep_empty_ref=live, reopen=reopen)
         daemon.install_signal_handlers()
         report = daemon.run()
     finally:

@@ -40,6 +40,10 @@ class SourceConfig:
     sim_profile: str = setting("piezo12", "simulator profile (kickwatch simulate --help lists them)")
     sim_hours: float = setting(8.0, "length of a simulated night, hours", 0.05, 24.0)
     sim_seed: int = setting(1, "simulator random seed", 0, 2**31)
+    sim_start: str = setting("", "ISO time the simulated night began; set, the simulator runs as a live strip "
+                                 "would, and a restarted daemon picks up where the clock is (empty: now)")
+    follow_clock: bool = setting(False, "replay a recording as a live strip: start where the wall clock is "
+                                        "within it (the recording needs a start time)")
 
 
 @dataclass

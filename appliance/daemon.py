@@ -28,6 +28,7 @@ from sensor.block import Block
 from sensor.errors import SensorError
 
 HEALTH_EVERY_S = 60.0
+PROVISIONAL_AFTER_S = 300.0
 
 
 @dataclass
@@ -72,7 +73,8 @@ class Daemon:
         src = self.source
         ref = self.store.get_state("empty_ref") if self.keep_empty_ref else None
         det = StreamDetector(src.fs, src.channels, self.cfg, QuietState(**ref) if ref else None,
-                             rails=getattr(src, "rails", None))
+                             rails=getattr(src, "rails", None),
+                             provisional_after_s=None if self.finite else PROVISIONAL_AFTER_S)
         book = None
         movements = 0
         nights: set[int] = set()

@@ -188,22 +188,26 @@ class BedTracker:
                 self._change()
 
     def _label(self, cand: QuietState, cur: QuietState) -> str:
-        """Which state `cand` is: the nearer known one, or at the first change, the emptier."""
+        """Which state `cand` is: the nearer of the two known ones; near or far from the empty bed when
+        only that is known; at the very first change with nothing known, the emptier of the two."""
         out_ref, in_ref = self.refs["out"], self.refs["in"]
-        if self.state is None or out_ref is None or in_ref is None:
-            if _level_differs(cur, cand):
-                cand_empty = (cand.level - cur.level) * self.load_sign < 0
+        if out_ref is not None and in_ref is not None:
+            if _level_differs(out_ref, in_ref):
+                near_out = abs(cand.level - out_ref.level) < abs(cand.level - in_ref.level)
             else:
-                cand_empty = cand.energy < cur.energy
-            if self.state is None:
-                self.state = self.initial = "in" if cand_empty else "out"
-            return "out" if cand_empty else "in"
-        if _level_differs(out_ref, in_ref):
-            near_out = abs(cand.level - out_ref.level) < abs(cand.level - in_ref.level)
+                ln = np.log(max(cand.energy, 1e-300))
+                near_out = (abs(ln - np.log(max(out_ref.energy, 1e-300)))
+                            < abs(ln - np.log(max(in_ref.energy, 1e-300))))
+            return "out" if near_out else "in"
+        if out_ref is not None:
+            return "out" if not differs(cand, out_ref) else "in"
+        if _level_differs(cur, cand):
+            cand_empty = (cand.level - cur.level) * self.load_sign < 0
         else:
-            ln = np.log(max(cand.energy, 1e-300))
-            near_out = abs(ln - np.log(max(out_ref.energy, 1e-300))) < abs(ln - np.log(max(in_ref.energy, 1e-300)))
-        return "out" if near_out else "in"
+            cand_empty = cand.energy < cur.energy
+        if self.state is None:
+            self.state = self.initial = "in" if cand_empty else "out"
+        return "out" if cand_empty else "in"
 
     def _change(self) -> None:
         cur, cand = self._cur.state(), self._cand.state()

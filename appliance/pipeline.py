@@ -19,6 +19,7 @@ from appliance.scoring import Movement, classify, in_any, merge_channels
 
 FLAT_MARGIN_S = 1.0
 BED_CHANGE_MARGIN_S = 2.0
+PROVISIONAL_LAG_S = 30.0
 
 
 @dataclass
@@ -48,7 +49,8 @@ class Events:
 
 class StreamDetector:
     def __init__(self, fs: float, channels: int, cfg: Config | None = None,
-                 empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None):
+                 empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None,
+                 provisional_after_s: float | None = None):
         self.cfg = cfg or Config()
         self.fs = float(fs)
         self.n_channels = channels
@@ -57,6 +59,9 @@ class StreamDetector:
         self.frame_s = self.chans[0].frame_s
         self.bed = BedTracker(self.tick_s, self.cfg.detection.bed_confirm_s, empty_ref)
         self.rails = rails
+        # a live start mid-night with no empty-bed reference: after this long, assume someone is in
+        # bed (movements need a body) rather than hold everything until they get up
+        self.provisional_after_s = provisional_after_s
         self.health = Health()
         self._seg_taken = [0] * channels
         self._ticks_taken = 0
@@ -155,6 +160,10 @@ class StreamDetector:
     def _release(self, final: bool) -> Events:
         out = Events()
         until = self.end_s if final else self.bed.resolved_until_s
+        provisional = (not final and self.bed.state is None and self.provisional_after_s is not None
+                       and self.end_s > self.provisional_after_s)
+        if provisional:
+            until = self.end_s - PROVISIONAL_LAG_S
         periods = self.bed.periods(self.end_s if final else until)
         keep = []
         for m in self._held:
@@ -168,7 +177,7 @@ class StreamDetector:
             else:
                 keep.append(m)
         self._held = keep
-        if final or self.bed.state is not None:
+        if final or self.bed.state is not None or provisional:
             if not self._initial_sent:
                 if (self.bed.initial or "in") == "in":
                     out.bed_changes.append((0.0, "in"))

@@ -17,7 +17,7 @@ class ReplaySource:
     """
 
     def __init__(self, recording: Recording | str, block_s: float = 1.0, speed: str = "max",
-                 clock=time.monotonic, sleep=time.sleep):
+                 clock=time.monotonic, sleep=time.sleep, follow_clock: bool = False, wall=time.time):
         self.recording = recording if isinstance(recording, Recording) else read_recording(recording)
         if speed not in ("max", "realtime"):
             raise ValueError(f"speed must be 'max' or 'realtime', got {speed!r}")
@@ -26,17 +26,24 @@ class ReplaySource:
         self.start = self.recording.start
         self.block_n = max(1, int(round(block_s * self.fs)))
         self.speed = speed
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep, self._wall = clock, sleep, wall
         self.rails = None
+        # like a live strip: start where the wall clock is in the recording (it must have a start)
+        self.follow_clock = follow_clock and self.recording.start is not None
 
     def __iter__(self) -> Iterator[Block]:
         signal = self.recording.signal
         pacer = Pacer(self.block_n / self.fs, self._clock, self._sleep) if self.speed == "realtime" else None
         t_start = self._clock()
-        for i in range(0, signal.shape[0], self.block_n):
+        first = 0
+        if self.follow_clock:
+            first = int((self._wall() - self.recording.start.timestamp()) * self.fs)
+            first = max(0, first - first % self.block_n)
+            self.start = None          # a live source: the daemon takes the wall clock
+        for i in range(first, signal.shape[0], self.block_n):
             if pacer:
                 pacer.wait()
-            yield Block(signal[i:i + self.block_n], t_start + i / self.fs, self.fs)
+            yield Block(signal[i:i + self.block_n], t_start + (i - first) / self.fs, self.fs)
 
     def close(self) -> None:
         pass

@@ -21,7 +21,8 @@ def describe_kind(kind: str) -> str:
 
 def open_source(kind: str, *, channels=(0,), fs: float = 250.0, vref: float = 3.3, spi_bus: int = 0,
                 spi_device: int = 0, drdy_pin: int = 17, cs_pin: int = 22, pga: int = 64, speed: str = "realtime",
-                sim_profile: str = "piezo12", sim_hours: float = 8.0, sim_seed: int = 1, pin_factory=None):
+                sim_profile: str = "piezo12", sim_hours: float = 8.0, sim_seed: int = 1, sim_start: str = "",
+                follow_clock: bool = False, pin_factory=None):
     """A source for `kind`: mcp3008, mcp3208, ads1256, sim, or the path of a recording."""
     if kind in ("mcp3008", "mcp3208"):
         from sensor.mcp3xxx import MCP3xxxSource
@@ -37,10 +38,20 @@ def open_source(kind: str, *, channels=(0,), fs: float = 250.0, vref: float = 3.
     if kind == "sim":
         if sim_profile not in PROFILES:
             raise ValueError(f"unknown simulator profile {sim_profile!r}; choose from {', '.join(PROFILES)}")
-        start = dt.datetime.now().astimezone()
+        if sim_start:
+            try:
+                start = dt.datetime.fromisoformat(sim_start).astimezone()
+            except ValueError:
+                raise ValueError(f"source.sim_start must be an ISO time like 2026-11-23T22:30, got {sim_start!r}")
+        else:
+            start = dt.datetime.now().astimezone()
         rec, _ = simulate_night(sim_hours, sim_seed, sim_profile, start=start)
+        if sim_start:
+            return ReplaySource(rec, speed="realtime", follow_clock=True)
         return ReplaySource(rec, speed=speed)
     if Path(kind).suffix.lower() in FORMATS or Path(kind).exists():
+        if follow_clock:
+            return ReplaySource(kind, speed="realtime", follow_clock=True)
         return ReplaySource(kind, speed=speed)
     raise ValueError(f"unknown source {kind!r}: use mcp3008, mcp3208, ads1256, sim, or a recording's path "
                      f"({', '.join(FORMATS)})")
