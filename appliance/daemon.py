@@ -29,6 +29,7 @@ from sensor.errors import SensorError
 
 HEALTH_EVERY_S = 60.0
 PROVISIONAL_AFTER_S = 300.0
+CLOCK_JUMP_S = 5.0          # a wall clock this far from the sample count has jumped
 
 
 @dataclass
@@ -96,6 +97,8 @@ class Daemon:
                         self._say(f"raw signal no longer kept: {e}")
                         raw = None
                 ev = det.feed(block.samples, block.gap_samples)
+                if not self.finite:
+                    self._follow_clock(book, det)
                 book.handle(ev, det.end_s)
                 movements += len(ev.movements)
                 if book.night:
@@ -127,6 +130,14 @@ class Daemon:
             self.notifier.stopping()
         return RunReport(det.samples_seen, det.end_s, movements, sorted(nights), self.stopped_by_signal,
                          self._mono() - t_start)
+
+    def _follow_clock(self, book: NightBook, det: StreamDetector) -> None:
+        """Re-anchor times when the wall clock jumps (NTP after a boot with no RTC)."""
+        delta = self._wall() - (book.origin_utc + det.end_s)
+        if abs(delta) > CLOCK_JUMP_S:
+            book.shift(delta)
+            self.store.set_state("clock_jump", {"at": self._wall(), "by_s": delta, "synced": clock_synced()})
+            self._say(f"the clock moved by {delta:+.0f} s; times re-anchored to it")
 
     def _blocks(self):
         """The source's blocks; when the sensor fails, say so, keep trying, and fill the gap when it is back.

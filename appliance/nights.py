@@ -88,6 +88,25 @@ class NightBook:
             if bed and bed[-1][1] is not None and self.night.last_s - bed[-1][1] > self.gap_s:
                 self.close()
 
+    def shift(self, delta: float) -> None:
+        """The wall clock was wrong by `delta` s (it jumped at NTP sync): move this session's times.
+
+        Durations come from sample counts and do not change; the open night's stored
+        rows move with it, so it is neither split nor duplicated.
+        """
+        self.origin_utc += delta
+        n = self.night
+        if n is None:
+            return
+        n.origin_utc += delta
+        for table, cols in (("movements", ("onset_utc", "offset_utc")), ("series", ("onset_utc", "offset_utc")),
+                            ("bed_periods", ("in_utc", "out_utc")),
+                            ("nights", ("origin_utc", "start_utc", "end_utc", "last_utc"))):
+            sets = ", ".join(f"{c} = {c} + ?" for c in cols)
+            key = "id" if table == "nights" else "night_id"
+            self.store.queue("sql", table, (f"UPDATE {table} SET {sets} WHERE {key} = ?", [delta] * len(cols) + [n.id]))
+        n.dirty = True
+
     def _get_in(self, utc: float) -> None:
         n = self.night
         if n and n.bed and n.bed[-1][1] is not None and utc - (n.origin_utc + n.bed[-1][1]) > self.gap_s:

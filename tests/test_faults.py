@@ -1,7 +1,10 @@
 """Faults the appliance must survive and say plainly: a damaged database, a full disk."""
 from __future__ import annotations
 
+import re
 import sqlite3
+
+import pytest
 import subprocess
 import sys
 
@@ -118,3 +121,34 @@ def test_a_start_that_fails_leaves_a_note_the_dashboard_shows(tmp_path):
     html = create_app(tmp_path / "k.db", load_config(cfgfile), testing=True).test_client().get("/").get_data(
         as_text=True)
     assert 'id="daemon-error"' in html and "could not start" in html and "spidev" in html
+
+
+@pytest.mark.parametrize("by_h", [3.0, -2.0])
+def test_a_clock_jump_moves_the_night_without_splitting_it(tmp_path, capsys, by_h):
+    rec, _ = cached_night(1.0, 33, "piezo12")
+    clock = [0.0]
+    jump = {"by": 0.0}
+
+    def wall():
+        if clock[0] >= 1200:
+            jump["by"] = by_h * 3600.0       # NTP arrives: the clock was hours off
+        return 1.7e9 + clock[0] + jump["by"]
+
+    class Live(BlockSource):
+        pass
+
+    store = Store(tmp_path / "k.db")
+    Daemon(Config(), Live(rec, clock), store, monotonic=lambda: clock[0], wall=wall).run()
+    moved = float(re.search(r"clock moved by ([-+]\d+) s", capsys.readouterr().err).group(1))
+    assert abs(moved - by_h * 3600) <= 1.5
+    assert len(store.nights()) == 1
+    reference = Store(tmp_path / "ref.db")
+    ref_clock = [0.0]
+    Daemon(Config(), Live(rec, ref_clock), reference, monotonic=lambda: ref_clock[0],
+           wall=lambda: 1.7e9 + ref_clock[0] + by_h * 3600.0).run()
+    got = store.query("SELECT onset_utc, offset_utc FROM movements ORDER BY onset_utc")
+    want = reference.query("SELECT onset_utc, offset_utc FROM movements ORDER BY onset_utc")
+    assert len(got) == len(want) > 0
+    assert all(abs(a["onset_utc"] - b["onset_utc"]) < 2.0 for a, b in zip(got, want))
+    assert all(abs((a["offset_utc"] - a["onset_utc"]) - (b["offset_utc"] - b["onset_utc"])) < 1e-6
+               for a, b in zip(got, want))
