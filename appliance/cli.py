@@ -160,13 +160,16 @@ def cmd_analyze(args) -> int:
     result = analyze_signal(rec.signal, rec.fs, cfg)
     if rec.start is not None:
         result.extra["start"] = rec.start.isoformat()
-    out = result.as_dict()
-    if args.json:
+    _print_night(result.as_dict(), args.json, title=args.recording)
+    return 0
+
+
+def _print_night(out: dict, as_json: bool, title: str) -> None:
+    if as_json:
         json.dump(out, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(format_summary(out, title=f"{args.recording}"))
-    return 0
+        print(format_summary(out, title=title))
 
 
 def cmd_simulate(args) -> int:
@@ -287,11 +290,7 @@ def cmd_night(args) -> int:
     if out is None:
         what = f"no night of {args.date}" if args.date else "no nights yet"
         raise CommandError(f"{what} in {db}", 1)
-    if args.json:
-        json.dump(out, sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        print(format_summary(out, title=f"night of {out['night']['date']}"))
+    _print_night(out, args.json, title=f"night of {out['night']['date']}")
     return 0
 
 

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, Response, abort, jsonify, make_response, redirect, render_template, request, session, url_for
@@ -44,17 +45,24 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     def store() -> Store:
         return Store(app.config["DB_PATH"], readonly=True)
 
-    def night_or_404(date: str | None) -> dict:
-        if date is not None and not valid_date(date):
-            abort(400, f"'{date}' is not a date; dates look like 2026-11-23")
+    @contextmanager
+    def reading():
+        """The store for one request, or None before the daemon has made one."""
         try:
             s = store()
         except StoreError:
-            abort(404, "no nights recorded yet")
+            yield None
+            return
         try:
-            night = stored_night(s, cfg, date)
+            yield s
         finally:
             s.close()
+
+    def night_or_404(date: str | None) -> dict:
+        if date is not None and not valid_date(date):
+            abort(400, f"'{date}' is not a date; dates look like 2026-11-23")
+        with reading() as s:
+            night = stored_night(s, cfg, date) if s else None
         if night is None:
             abort(404, f"no night of {date}" if date else "no nights recorded yet")
         return night
@@ -99,15 +107,9 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     # -- pages ---------------------------------------------------------------
     @app.get("/")
     def home():
-        try:
-            s = store()
-        except StoreError:
-            return render_template("status.html", st=status_of(None, cfg), first=True)
-        try:
-            night = stored_night(s, cfg)
+        with reading() as s:
+            night = stored_night(s, cfg) if s else None
             st = status_of(s, cfg)
-        finally:
-            s.close()
         if night is None:
             return render_template("status.html", st=st, first=True)
         return render_template("night.html", n=present_night(night), st=st, latest=True)
@@ -121,10 +123,8 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         days = request.args.get("days", "30")
         if days not in ("30", "90", "365"):
             abort(400, "days must be 30, 90 or 365")
-        s = _store_or_none(store)
-        rows = s.nights() if s else []
-        if s:
-            s.close()
+        with reading() as s:
+            rows = s.nights() if s else []
         return render_template("nights.html", nights=rows, trend=present_trend(rows, int(days)), days=int(days))
 
     @app.get("/night/<date>/print")
@@ -136,14 +136,11 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         lo, hi = request.args.get("from", ""), request.args.get("to", "")
         if not (valid_date(lo) and valid_date(hi)) or lo > hi:
             abort(400, "give from=YYYY-MM-DD&to=YYYY-MM-DD, from not after to")
-        s = _store_or_none(store)
-        if not s:
-            abort(404, "no nights recorded yet")
-        try:
+        with reading() as s:
+            if not s:
+                abort(404, "no nights recorded yet")
             dates = [r["date"] for r in s.nights() if lo <= r["date"] <= hi][::-1][:31]
             shown = [present_night(stored_night(s, cfg, d)) for d in dates]
-        finally:
-            s.close()
         if not shown:
             abort(404, f"no nights between {lo} and {hi}")
         return render_template("print.html", nights=shown, span=f"{lo} to {hi}")
@@ -177,10 +174,8 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
 
     @app.get("/status")
     def status():
-        s = _store_or_none(store)
-        st = status_of(s, cfg)
-        if s:
-            s.close()
+        with reading() as s:
+            st = status_of(s, cfg)
         return render_template("status.html", st=st, first=False)
 
     # -- changes: PIN and CSRF ------------------------------------------------
@@ -211,10 +206,8 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     # -- the JSON API -----------------------------------------------------------
     @app.get("/api/nights")
     def api_nights():
-        s = _store_or_none(store)
-        rows = s.nights() if s else []
-        if s:
-            s.close()
+        with reading() as s:
+            rows = s.nights() if s else []
         keep = ("date", "hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi",
                 "periodicity_index", "closed")
         return jsonify(nights=[{k: r[k] for k in keep} for r in rows])
@@ -225,11 +218,8 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
 
     @app.get("/api/status")
     def api_status():
-        s = _store_or_none(store)
-        st = status_of(s, cfg)
-        if s:
-            s.close()
-        return jsonify(st)
+        with reading() as s:
+            return jsonify(status_of(s, cfg))
 
     return app
 
@@ -270,13 +260,6 @@ def valid_date(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _store_or_none(factory):
-    try:
-        return factory()
-    except StoreError:
-        return None
 
 
 def status_of(store: Store | None, cfg: Config) -> dict:
