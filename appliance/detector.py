@@ -153,6 +153,11 @@ class ChannelDetector:
             self._close(self._frame_no)
 
     @property
+    def open_onset_s(self) -> float | None:
+        """Onset of a movement still going on, if any: nothing after it is final yet."""
+        return self._onset * self.frame_s if self._in_event else None
+
+    @property
     def processed_s(self) -> float:
         """Stream time up to which segments and ticks are final."""
         return self._frame_no * self.frame_s

@@ -128,9 +128,8 @@ class StreamDetector:
         return self._release(final)
 
     def _safe_s(self, det: ChannelDetector) -> float:
-        if det._in_event:
-            return det._onset * det.frame_s
-        return det.processed_s - FLAT_MARGIN_S
+        onset = det.open_onset_s
+        return onset if onset is not None else det.processed_s - FLAT_MARGIN_S
 
     def _take_ticks(self) -> None:
         n = min(len(det.ticks) for det in self.chans)

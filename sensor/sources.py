@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sensor.recording import FORMATS, Recording
+from sensor.recording import FORMATS
 from sensor.replay import ReplaySource
 from sensor.simulator import PROFILES, simulate_night
 
@@ -56,6 +56,3 @@ def open_source(kind: str, *, channels=(0,), fs: float = 250.0, vref: float = 3.
     raise ValueError(f"unknown source {kind!r}: use mcp3008, mcp3208, ads1256, sim, or a recording's path "
                      f"({', '.join(FORMATS)})")
 
-
-def recording_source(rec: Recording, speed: str = "max") -> ReplaySource:
-    return ReplaySource(rec, speed=speed)
