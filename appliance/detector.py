@@ -50,6 +50,7 @@ class Segment:
     onset: int
     offset: int
     peak: float      # peak envelope / resting level
+    body: float = 0.0   # median frame activity inside the movement / resting level
 
 
 @dataclass
@@ -280,8 +281,14 @@ class ChannelDetector:
 
     def _close(self, offset: int, rest: float | None = None) -> None:
         onset, offset = self._refine(self._onset, max(offset, self._onset + 1), rest)
-        self.segments.append(Segment(onset, offset, self._peak))
+        self.segments.append(Segment(onset, offset, self._peak, self._body(onset, offset)))
         self._in_event = False
+
+    def _body(self, onset: int, offset: int) -> float:
+        buf, base = self._sharp_buf, self._sharp_start
+        if onset - base < 0 or offset - base > len(buf) or offset <= onset or self._onset_rest <= 0:
+            return 0.0
+        return float(np.median(buf[onset - base:offset - base])) / self._onset_rest
 
     def _refine(self, onset: int, offset: int, rest: float | None) -> tuple[int, int]:
         """Place onset and offset with the sharp envelope.

@@ -65,7 +65,7 @@ class StreamDetector:
         self.health = Health()
         self._seg_taken = [0] * channels
         self._ticks_taken = 0
-        self._pool: list[tuple[float, float, float, int]] = []   # (onset, offset, peak, channel)
+        self._pool: list[tuple] = []   # (onset, offset, peak, body, channel)
         self._held: list[Movement] = []
         self._flat_ticks: list[int] = []
         self._changes_sent = 0
@@ -107,7 +107,7 @@ class StreamDetector:
         for c, det in enumerate(self.chans):
             new = det.segments[self._seg_taken[c]:]
             self._seg_taken[c] = len(det.segments)
-            self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, c) for s in new)
+            self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, s.body, c) for s in new)
             del det.segments[:]
             self._seg_taken[c] = 0
         safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - self.cfg.detection.merge_gap_s
@@ -120,9 +120,9 @@ class StreamDetector:
                 cut -= 1
             ready = ready[:cut]
         self._pool = self._pool[len(ready):]
-        per_channel = [[(a, b, p) for a, b, p, c in ready if c == ch] for ch in range(self.n_channels)]
-        for a, b, mask, peak in merge_channels(per_channel, self.cfg.detection.merge_gap_s):
-            kind = classify(a, b, mask, self.cfg.detection)
+        per_channel = [[(a, b, p, k) for a, b, p, k, c in ready if c == ch] for ch in range(self.n_channels)]
+        for a, b, mask, peak, body in merge_channels(per_channel, self.cfg.detection.merge_gap_s):
+            kind = classify(a, b, mask, self.cfg.detection, body)
             if kind is not None:
                 self._held.append(Movement(a, b, kind, mask, peak))
         return self._release(final)

@@ -49,32 +49,43 @@ class Series:
                 "count": self.count, "mean_imi_s": round(self.mean_imi_s, 1)}
 
 
-def merge_channels(per_channel: list[list[tuple[float, float, float]]], gap_s: float) -> list[tuple[float, float, int, float]]:
+def merge_channels(per_channel: list[list[tuple]], gap_s: float) -> list[tuple]:
     """Movements from two channels that overlap or lie closer than `gap_s` are one.
 
-    Returns (onset, offset, channel mask, peak) sorted by onset.
+    Takes (onset, offset, peak, body) per channel; returns (onset, offset, channel
+    mask, peak, body) sorted by onset, peak and body the larger of the merged.
     """
-    items = sorted((a, b, 1 << c, p) for c, segs in enumerate(per_channel) for a, b, p in segs)
+    items = sorted((a, b, 1 << c, p, k) for c, segs in enumerate(per_channel) for a, b, p, k in segs)
     merged: list[list] = []
-    for a, b, mask, p in items:
+    for a, b, mask, p, k in items:
         if len(per_channel) > 1 and merged and a - merged[-1][1] < gap_s:
             last = merged[-1]
             last[1] = max(last[1], b)
             last[2] |= mask
             last[3] = max(last[3], p)
+            last[4] = max(last[4], k)
         else:
-            merged.append([a, b, mask, p])
+            merged.append([a, b, mask, p, k])
     return [tuple(m) for m in merged]
 
 
-def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig) -> str | None:
-    """'lm', 'large', or None for activity too short to score."""
+def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body: float | None = None) -> str | None:
+    """'lm', 'large', or None for activity that is too short, or not sustained, to score.
+
+    `body` is the median frame activity inside the stretch over the resting level: a
+    leg moving keeps it high throughout, while a strong heartbeat or two inside an
+    envelope window leave it near rest between the beats.
+    """
     dur = offset - onset
     combined = bin(mask).count("1") > 1
     longest = cfg.combined_max_s if combined else cfg.lm_max_s
     if dur < cfg.lm_min_s:
         return None
-    return "lm" if dur <= longest else "large"
+    if dur > longest:
+        return "large"
+    if body is not None and body < cfg.min_sustained:
+        return None
+    return "lm"
 
 
 def in_any(t0: float, t1: float, periods: list[tuple[float, float]]) -> bool:

@@ -59,12 +59,19 @@ def test_movement_durations_half_a_second_to_ten():
     assert classify(0, 15.1, 0b11, cfg) == "large"
 
 
+def test_activity_that_is_not_sustained_is_not_a_leg_movement():
+    cfg = DetectionConfig()
+    assert classify(0, 1.1, 1, cfg, body=0.8) is None        # a heartbeat or two in the window
+    assert classify(0, 1.1, 1, cfg, body=4.0) == "lm"
+    assert classify(0, 20.0, 1, cfg, body=0.8) == "large"    # long activity is large whatever its body
+
+
 def test_two_channels_merge_when_overlapping_or_under_half_a_second_apart():
-    merged = merge_channels([[(10, 12, 5)], [(11, 13, 6)]], 0.5)
-    assert merged == [(10, 13, 0b11, 6)]
-    merged = merge_channels([[(10, 12, 5)], [(12.4, 13, 6)]], 0.5)
-    assert merged == [(10, 13, 0b11, 6)]
-    merged = merge_channels([[(10, 12, 5)], [(12.6, 13, 6)]], 0.5)
+    merged = merge_channels([[(10, 12, 5, 3)], [(11, 13, 6, 4)]], 0.5)
+    assert merged == [(10, 13, 0b11, 6, 4)]
+    merged = merge_channels([[(10, 12, 5, 3)], [(12.4, 13, 6, 4)]], 0.5)
+    assert merged == [(10, 13, 0b11, 6, 4)]
+    merged = merge_channels([[(10, 12, 5, 3)], [(12.6, 13, 6, 4)]], 0.5)
     assert len(merged) == 2
 
 
