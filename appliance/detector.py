@@ -18,6 +18,10 @@ The signal chain, and why each step:
    envelope rises above rest x (1 + onset_margin); offset at the start of the
    first 0.5 s that stays under rest x (1 + offset_margin). Margins are ratios of
    the signal's own resting level, never volts: any gain, strip or ADC.
+5. Sustained, not a beat: inside a movement, the median frame-by-frame activity
+   stays well above rest (`min_sustained`); one or two strong heartbeats can lift
+   a 1.1 s envelope over the onset margin, but between the beats the activity
+   falls back to rest, so they are not scored (scoring.classify).
 
 Everything is computed chunk by chunk from a fixed window of past and future
 frames, element by element in a fixed order, so the same samples give the same
