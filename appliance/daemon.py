@@ -29,6 +29,7 @@ from sensor.errors import SensorError
 
 HEALTH_EVERY_S = 60.0
 PROVISIONAL_AFTER_S = 300.0
+NOISY_SHARE = 0.9           # active more than this share of the last minute: say so
 CLOCK_JUMP_S = 5.0          # a wall clock this far from the sample count has jumped
 
 
@@ -221,7 +222,14 @@ class Daemon:
 
     def _queue_health(self, det: StreamDetector, book: NightBook) -> None:
         h = det.health
-        status = "flat" if h.flat_now else ("clipped" if h.samples and h.clipped_samples > 0.01 * h.samples else "ok")
+        if h.flat_now:
+            status = "flat"
+        elif h.samples and h.clipped_samples > 0.01 * h.samples:
+            status = "clipped"
+        elif h.busy_recent > NOISY_SHARE:
+            status = "noisy"    # a whole minute of activity: wild noise, or someone who cannot lie still
+        else:
+            status = "ok"
         self.store.queue("insert", "health", {
             "ts_utc": book.origin_utc + det.end_s, "samples": h.samples, "gap_samples": h.gap_samples,
             "clipped_samples": h.clipped_samples, "flat_s": h.flat_ticks * det.tick_s, "rest": h.last_rest,

@@ -8,6 +8,7 @@ flat (unplugged or stuck) stretch of signal, are not scored.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,8 @@ class Health:
     last_rest: float = 0.0
     last_level: float = 0.0
     flat_now: bool = False
+    busy_recent: float = 0.0   # share of the last minute's seconds with activity over the onset margin
+
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -68,6 +71,7 @@ class StreamDetector:
         self._pool: list[tuple] = []   # (onset, offset, peak, body, channel)
         self._held: list[Movement] = []
         self._flat_ticks: list[int] = []
+        self._recent_quiet: deque = deque(maxlen=60)
         self._changes_sent = 0
         self._initial_sent = False
 
@@ -140,6 +144,8 @@ class StreamDetector:
                 max(p.energy for p in per), max(p.rest for p in per),
                 all(p.quiet for p in per), any(p.flat for p in per))
             self.bed.add(t)
+            self._recent_quiet.append(t.quiet)
+            self.health.busy_recent = 1.0 - sum(self._recent_quiet) / len(self._recent_quiet)
             self.health.ticks += 1
             self.health.flat_now = t.flat
             if t.flat:

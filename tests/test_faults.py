@@ -152,3 +152,22 @@ def test_a_clock_jump_moves_the_night_without_splitting_it(tmp_path, capsys, by_
     assert all(abs(a["onset_utc"] - b["onset_utc"]) < 2.0 for a, b in zip(got, want))
     assert all(abs((a["offset_utc"] - a["onset_utc"]) - (b["offset_utc"] - b["onset_utc"])) < 1e-6
                for a, b in zip(got, want))
+
+
+def test_wild_noise_is_reported_within_a_minute_and_not_scored_as_kicks(tmp_path):
+    import numpy as np
+
+    from sensor.recording import Recording
+    from tests.test_detector import sleeper
+    fs = 100.0
+    x = sleeper(600, fs=fs, seed=4)
+    x[int(300 * fs):] += np.random.default_rng(1).normal(0, 5.0, len(x) - int(300 * fs))   # a cable gone bad
+    clock = [0.0]
+    store = Store(tmp_path / "k.db")
+    Daemon(Config(), BlockSource(Recording(fs, x[:, None]), clock), store, finite=True,
+           monotonic=lambda: clock[0]).run()
+    rows = store.query("SELECT ts_utc, status FROM health ORDER BY ts_utc")
+    first_noisy = next(r["ts_utc"] for r in rows if r["status"] == "noisy")
+    assert first_noisy - rows[0]["ts_utc"] <= 300 + 60 + 60
+    lms = store.query("SELECT count(*) AS n FROM movements WHERE kind = 'lm'")[0]["n"]
+    assert lms <= 3

@@ -302,7 +302,9 @@ def status_of(store: Store | None, cfg: Config) -> dict:
     if health:
         out["sensor"] = {"ok": "signal present", "flat": "flat line: is the strip plugged in?",
                          "clipped": "clipping at the ADC's limits: lower the gain",
-                         "fault": "the ADC does not answer: the recorder keeps trying"}.get(health["status"],
+                         "fault": "the ADC does not answer: the recorder keeps trying",
+                         "noisy": "a minute of constant activity: wild noise on the strip's cable, "
+                                  "or someone very restless"}.get(health["status"],
                                                                                           health["status"])
     fault = store.get_state("sensor_fault")
     if fault:
