@@ -124,7 +124,7 @@ class Daemon:
                 if self.finite and not self._stop:
                     book.close()      # the recording is over, and so is its night
                 self._queue_health(det, book)
-                self._flush(det, book)
+                self._flush(det, book, stopping=True)
         finally:
             if raw is not None:
                 raw.close()
@@ -235,13 +235,14 @@ class Daemon:
             "clipped_samples": h.clipped_samples, "flat_s": h.flat_ticks * det.tick_s, "rest": h.last_rest,
             "level": h.last_level, "in_bed": int(det.bed.state == "in"), "status": status})
 
-    def _flush(self, det: StreamDetector, book: NightBook | None) -> None:
+    def _flush(self, det: StreamDetector, book: NightBook | None, stopping: bool = False) -> None:
         apply_requests(self.store, self.cfg.web.requests_dir, book)
         if book is not None:
             book.write()
             self.store.set_state("daemon", {"pid": os.getpid(), "source": self.source_name,
                                             "last_sample_utc": book.origin_utc + det.end_s,
-                                            "flushed_utc": self._wall(), "in_bed": det.bed.state})
+                                            "flushed_utc": self._wall(), "in_bed": det.bed.state,
+                                            "stopped": stopping})
         if self.keep_empty_ref and det.bed.empty_ref is not None:
             self.store.set_state("empty_ref", det.bed.empty_ref.as_dict())
         try:

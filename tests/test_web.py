@@ -149,3 +149,8 @@ def test_raw_signal_downloads_as_edf_with_the_movements_annotated(client, env, t
     assert labels.count("PLM") == last["summary"]["plm_count"]
     assert labels.count("LM") + labels.count("PLM") == last["summary"]["lm_count"]
     assert "in bed" in labels and rec.fs == last["recording"]["fs"]
+
+
+def test_status_says_when_the_recorder_has_stopped(client):
+    st = client.get("/api/status").get_json()
+    assert st["alive"] is False and st["daemon"].startswith("stopped")
