@@ -154,3 +154,20 @@ def test_raw_signal_downloads_as_edf_with_the_movements_annotated(client, env, t
 def test_status_says_when_the_recorder_has_stopped(client):
     st = client.get("/api/status").get_json()
     assert st["alive"] is False and st["daemon"].startswith("stopped")
+
+
+def test_the_pin_can_protect_viewing_too(env, tmp_path, monkeypatch):
+    monkeypatch.setattr("web.app.PIN_DELAY_S", 0.0)
+    _, cfg, _, d = env
+    import copy
+    locked = copy.deepcopy(cfg)
+    locked.web.protect_viewing = True
+    c = create_app(d / "k.db", locked, testing=True).test_client()
+    r = c.get("/nights")
+    assert r.status_code == 302 and "/unlock" in r.headers["Location"]
+    token = _csrf(c, "/unlock?next=/nights")
+    assert c.post("/unlock?next=/nights", data={"pin": "1357", "csrf": token}).status_code == 403
+    r = c.post("/unlock?next=/nights", data={"pin": "2468", "csrf": token})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/nights")
+    assert c.get("/nights").status_code == 200
+    assert c.post("/unlock?next=//evil.example", data={"pin": "2468", "csrf": token}).headers["Location"] == "/"
