@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.month
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts
