@@ -12,6 +12,8 @@ import datetime as dt
 import json
 import os
 import sys
+import time
+from pathlib import Path
 
 EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_SOFTWARE, EX_CANTCREAT, EX_IOERR, EX_CONFIG = 64, 65, 69, 70, 73, 74, 78
 DEFAULT_DB = "/var/lib/kickwatch/kickwatch.db"
@@ -207,23 +209,19 @@ def cmd_run(args) -> int:
         raise
 
 
-def crash_note_path(db: str) -> "Path":
-    from pathlib import Path
+def crash_note_path(db: str) -> Path:
     return Path(db).parent / "daemon-error.json"
 
 
 def _leave_crash_note(args, message: str, code: int) -> None:
-    from appliance.config import Config
+    """Where the database would be: --db, else the config's (a broken config: the default)."""
+    from appliance.config import Config, ConfigError, load_config
 
-    db = args.db or Config().store.database
     try:
-        if not args.db:
-            from appliance.config import load_config
-            db = load_config(args.config).store.database
-    except Exception:
-        pass
+        db = args.db or load_config(args.config).store.database
+    except ConfigError:
+        db = Config().store.database
     try:
-        import time
         crash_note_path(db).write_text(json.dumps({"at": time.time(), "message": message, "code": code}))
     except OSError:
         pass
