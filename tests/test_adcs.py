@@ -169,3 +169,25 @@ def test_absent_spidev_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "spidev", types.SimpleNamespace(SpiDev=NoDevice))
     with pytest.raises(SPIDeviceAbsent, match=r"/dev/spidev0\.0.*raspi-config"):
         A.open_spidev(0, 0)
+
+
+def test_mcp_failed_transfers_are_held_and_counted_as_gaps(mock_factory):
+    from sensor.errors import TransferFailed
+    fake = FakeMCP3xxx(bits=12, signal=lambda ch, n: 1.0)
+    clock = FakeClock()
+    src = MCP3xxxSource("mcp3208", channels=(0,), fs=100, block_s=0.5, clock=clock, sleep=clock.sleep)
+    real_read = src.read_once
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] % 10 == 0:
+            raise TransferFailed("SPI transfer failed: [Errno 5] Input/output error")
+        return real_read()
+
+    src.read_once = flaky
+    block = next(iter(src))
+    assert block.gap_samples == 5 and src.failed_transfers == 5
+    assert np.allclose(block.samples, 1.0, atol=0.001)      # held at the last good value, time kept
+    src.close()
+    fake.close()

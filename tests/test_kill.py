@@ -19,9 +19,11 @@ import time
 import numpy as np
 
 from appliance.config import Config
+from appliance.daemon import Daemon
 from appliance.occupancy import QuietState
 from appliance.store import Store
 from sensor.recording import Recording, write_recording
+from sensor.replay import ReplaySource
 from tests.test_detector import add_burst, sleeper
 
 FS = 100.0
@@ -50,8 +52,15 @@ def test_kill_nine_many_times_loses_only_the_last_batch(tmp_path, capsys):
                        f'[store]\nflush_interval_s = {FLUSH_S}\n'
                        f'[web]\nrequests_dir = "{tmp_path}/req"\n')
     db = tmp_path / "k.db"
-    store = Store(db)   # the empty bed, as the daemon learnt it by day
-    store.set_state("empty_ref", QuietState(1.65, 1e-4, 1e-4).as_dict())
+    store = Store(db)
+    # a night stored before, which every kill must leave exactly as it is
+    earlier = kicking_night(600)
+    before_start = start - dt.timedelta(days=1)
+    Daemon(Config(), ReplaySource(Recording(FS, earlier[:, None], before_start), speed="max"), store,
+           source_name="earlier", finite=True).run()
+    before = store.query("SELECT * FROM movements ORDER BY id")
+    assert before
+    store.set_state("empty_ref", QuietState(1.65, 1e-4, 1e-4).as_dict())   # the empty bed, learnt by day
     store.flush()
     store.close()
 
@@ -77,9 +86,14 @@ def test_kill_nine_many_times_loses_only_the_last_batch(tmp_path, capsys):
 
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    nights = con.execute("SELECT id FROM nights").fetchall()
-    assert len(nights) == 1, "a restart must continue the night, not start another"
-    moves = con.execute("SELECT onset_utc, offset_utc FROM movements ORDER BY onset_utc").fetchall()
+    nights = con.execute("SELECT id FROM nights ORDER BY date").fetchall()
+    assert len(nights) == 2, "a restart must continue the night, not start another"
+    con.row_factory = sqlite3.Row
+    kept = [dict(r) for r in con.execute("SELECT * FROM movements WHERE night_id = ? ORDER BY id", [nights[0][0]])]
+    assert kept == before, "a night stored before the kills changed"
+    con.row_factory = None
+    moves = con.execute("SELECT onset_utc, offset_utc FROM movements WHERE night_id = ? ORDER BY onset_utc",
+                        [nights[1][0]]).fetchall()
     assert len(moves) >= 3
     for (a0, b0), (a1, b1) in zip(moves, moves[1:]):
         assert a1 >= b0, "a movement stored twice"
