@@ -66,8 +66,6 @@ class StreamDetector:
         # bed (movements need a body) rather than hold everything until they get up
         self.provisional_after_s = provisional_after_s
         self.health = Health()
-        self._seg_taken = [0] * channels
-        self._ticks_taken = 0
         self._pool: list[tuple] = []   # (onset, offset, peak, body, channel)
         self._held: list[Movement] = []
         self._flat_ticks: list[int] = []
@@ -109,11 +107,9 @@ class StreamDetector:
     def _collect(self, final: bool) -> Events:
         self._take_ticks()
         for c, det in enumerate(self.chans):
-            new = det.segments[self._seg_taken[c]:]
-            self._seg_taken[c] = len(det.segments)
-            self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, s.body, c) for s in new)
+            self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, s.body, c)
+                              for s in det.segments)
             del det.segments[:]
-            self._seg_taken[c] = 0
         safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - self.cfg.detection.merge_gap_s
         self._pool.sort()
         ready = [p for p in self._pool if p[1] < safe]
@@ -154,7 +150,6 @@ class StreamDetector:
             self.health.last_rest, self.health.last_level = t.rest, t.level
         for det in self.chans:
             del det.ticks[:n]
-        self._ticks_taken += n
         self._flat_ticks = self._flat_ticks[-10_000:]
 
     def _touches_flat(self, m: Movement) -> bool:
