@@ -25,7 +25,7 @@ from pathlib import Path
 from appliance.config import Config
 from sensor.recording import write_recording
 from sensor.simulator import simulate_night
-from tests.webfixtures import build_db
+from tests.webfixtures import build_db, wait_for_http
 
 PAGES = ["/", "/nights", "/nights?days=90", "/status", "/api/status", "/api/nights"]
 
@@ -53,12 +53,7 @@ def main() -> int:
                                         "--db", str(d / "k.db"), "--config", str(d / "k.toml")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/api/status", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_http(base + "/api/status")
         latencies, errors = [], []
         lock = threading.Lock()
         stop_at = time.monotonic() + args.seconds

@@ -18,22 +18,10 @@ from pathlib import Path
 from appliance.config import Config
 from appliance.daemon import Daemon
 from appliance.store import Store
-from sensor.block import Block
 from sensor.simulator import simulate_night
+from tests.fakes import BlockSource
 
 PROFILES = ("piezo12", "severe", "quiet", "loadcell", "piezo10")
-
-
-class NightSource:
-    def __init__(self, rec, clock):
-        self.rec, self.clock = rec, clock
-        self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, rec.start, None
-
-    def __iter__(self):
-        n = int(self.fs)
-        for i in range(0, len(self.rec.signal), n):
-            self.clock[0] += 1.0
-            yield Block(self.rec.signal[i:i + n], self.clock[0], self.fs)
 
 
 def main() -> int:
@@ -60,7 +48,7 @@ def main() -> int:
         for k in range(args.nights):
             rec, _ = simulate_night(args.hours, 200 + k, PROFILES[k % len(PROFILES)])
             rec.start = dt.datetime.combine(today - dt.timedelta(days=args.nights - k), dt.time(22, 30)).astimezone()
-            Daemon(cfg, NightSource(rec, clock), store, finite=True, monotonic=lambda: clock[0]).run()
+            Daemon(cfg, BlockSource(rec, clock), store, finite=True, monotonic=lambda: clock[0]).run()
         store.close()
         size = sum(p.stat().st_size for p in Path(d).glob("k.db*"))
         hours = args.nights * args.hours

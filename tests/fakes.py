@@ -10,6 +10,8 @@ and drives the data-ready mock pin; it decodes the command bytes of the ADS1256
 datasheet (RESET, RREG, WREG, SELFCAL, RDATAC, SDATAC, SYNC, WAKEUP, RDATA) and
 answers with 24-bit two's complement results. Conversions complete as soon as the
 host has read the last one, so tests run at full speed.
+
+BlockSource stands in for any source at the daemon's level, with a fake clock.
 """
 from __future__ import annotations
 
@@ -18,6 +20,22 @@ import math
 from gpiozero.pins.mock import MockSPIDevice
 
 from sensor import ads1256 as A
+from sensor.block import Block
+
+
+class BlockSource:
+    """A recording handed out one second at a time, with a monotonic clock that advances per block,
+    so the daemon's flush interval and watchdog behave as they do in real time."""
+
+    def __init__(self, rec, clock):
+        self.rec, self.clock = rec, clock
+        self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, rec.start, None
+
+    def __iter__(self):
+        n = int(self.fs)
+        for i in range(0, len(self.rec.signal), n):
+            self.clock[0] += 1.0
+            yield Block(self.rec.signal[i:i + n], self.clock[0], self.fs)
 
 
 class FakeMCP3xxx(MockSPIDevice):

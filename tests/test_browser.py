@@ -9,8 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -18,7 +16,7 @@ from playwright.sync_api import sync_playwright
 from appliance.config import Config
 from appliance.nights import stored_night
 from tests.conftest import ARTIFACTS
-from tests.webfixtures import build_db
+from tests.webfixtures import build_db, wait_for_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
@@ -44,13 +42,7 @@ def server(tmp_path_factory):
                              "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/api/status", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
+    if not wait_for_http(base + "/api/status"):
         proc.kill()
         raise RuntimeError("the dashboard did not start: " + proc.stdout.read().decode())
     yield base, last
@@ -130,7 +122,6 @@ def test_print_page_for_the_doctor(server, browser):
     assert not page.locator("header nav").is_visible()
     assert "WASM/IRLSSG" in page.inner_text("main")
     shot(page, "print")
-    page.pdf(path=str(ARTIFACTS / "print.pdf")) if False else None
     page.close()
 
 
@@ -140,6 +131,5 @@ def test_works_with_javascript_off(server, browser):
     page = ctx.new_page()
     page.goto(base + "/?theme=light")
     assert page.inner_text("#lm-count") == str(last["summary"]["lm_count"])
-    assert page.evaluate is not None
     shot(page, "home-phone-light-nojs")
     ctx.close()

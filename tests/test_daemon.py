@@ -12,22 +12,8 @@ from appliance.daemon import Daemon
 from appliance.nights import evening_date, stored_night
 from appliance.sdnotify import Notifier
 from appliance.store import Store
-from sensor.block import Block
 from tests.conftest import cached_night
-
-
-class BlockSource:
-    """A recording handed out one second at a time, with a clock that advances per block."""
-
-    def __init__(self, rec, clock):
-        self.rec, self.clock = rec, clock
-        self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, rec.start, None
-
-    def __iter__(self):
-        n = int(self.fs)
-        for i in range(0, len(self.rec.signal), n):
-            self.clock[0] += 1.0
-            yield Block(self.rec.signal[i:i + n], self.clock[0], self.fs)
+from tests.fakes import BlockSource
 
 
 def test_commits_are_batched_by_the_flush_interval(tmp_path):

@@ -13,7 +13,7 @@ from appliance.daemon import Daemon
 from appliance.store import Store, open_for_daemon
 from sensor.recording import write_recording
 from tests.conftest import cached_night
-from tests.test_daemon import BlockSource
+from tests.fakes import BlockSource
 
 
 def test_a_corrupt_database_is_set_aside_and_a_fresh_one_started(tmp_path):

@@ -1,28 +1,22 @@
 """Property-based: strange URLs never give a 500, strange recordings never a traceback."""
 from __future__ import annotations
 
-import io
-import zipfile
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.config import Config
 from sensor.errors import RecordingError
 from sensor.recording import read_recording
-from tests.webfixtures import build_db
+from tests.webfixtures import build_db, web_config
 from web.app import create_app
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     d = tmp_path_factory.mktemp("fuzz")
-    cfg = Config()
-    cfg.web.secret_file = str(d / "secret")
-    cfg.web.requests_dir = str(d / "req")
-    cfg.web.pin_file = str(d / "pin")
+    cfg = web_config(d)
     build_db(d / "k.db", nights=1, cfg=cfg).close()
     return create_app(d / "k.db", cfg, testing=True).test_client()
 

@@ -9,17 +9,14 @@ from werkzeug.security import generate_password_hash
 
 from appliance.config import Config
 from appliance.nights import stored_night
-from tests.webfixtures import build_db
+from tests.webfixtures import build_db, web_config
 from web.app import create_app
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     d = tmp_path_factory.mktemp("web")
-    cfg = Config()
-    cfg.web.pin_file = str(d / "pin")
-    cfg.web.requests_dir = str(d / "requests")
-    cfg.web.secret_file = str(d / "secret")
+    cfg = web_config(d)
     (d / "pin").write_text(generate_password_hash("2468"))
     store = build_db(d / "k.db", nights=3, cfg=cfg)
     last = stored_night(store, cfg)

@@ -1,7 +1,11 @@
-"""A database of nights for the web tests, built through the real daemon path."""
+"""Helpers for the web tests and benchmarks: a database of nights built through the real
+daemon path, a config whose files live in a test folder, waiting for a server."""
 from __future__ import annotations
 
 import datetime as dt
+import time
+import urllib.request
+from pathlib import Path
 
 from appliance.config import Config
 from appliance.daemon import Daemon
@@ -20,3 +24,23 @@ def build_db(path, nights: int = 3, hours: float = 1.5, cfg: Config | None = Non
         rec.start = dt.datetime.combine(today - dt.timedelta(days=nights - k), dt.time(22, 30)).astimezone()
         Daemon(cfg, ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
     return store
+
+
+def web_config(folder: Path) -> Config:
+    """Defaults, with the dashboard's PIN, requests and cookie key in `folder`."""
+    cfg = Config()
+    cfg.web.pin_file = str(folder / "pin")
+    cfg.web.requests_dir = str(folder / "requests")
+    cfg.web.secret_file = str(folder / "secret")
+    return cfg
+
+
+def wait_for_http(url: str, tries: int = 100) -> bool:
+    """True once `url` answers (at most `tries` tenths of a second)."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
