@@ -114,7 +114,6 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
             bed.append([t, a])
             t = b
     bed.append([t, bed_out])
-    truth.bed = [[round(a, 2), round(b, 2)] for a, b in bed]
 
     gain = np.zeros(n)            # coupling of body signals: 0 out of bed
     load = np.zeros(n)            # static load
