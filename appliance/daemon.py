@@ -83,6 +83,14 @@ class Daemon:
         last_flush = self._mono()
         next_health = HEALTH_EVERY_S
         raw = None
+
+        def take(ev) -> None:
+            nonlocal movements
+            book.handle(ev, det.end_s)
+            movements += len(ev.movements)
+            if book.night:
+                nights.add(book.night.id)
+
         self.notifier.ready(f"reading {self.source_name}")
         try:
             for block in self._blocks():
@@ -100,10 +108,7 @@ class Daemon:
                 ev = det.feed(block.samples, block.gap_samples)
                 if not self.finite:
                     self._follow_clock(book, det)
-                book.handle(ev, det.end_s)
-                movements += len(ev.movements)
-                if book.night:
-                    nights.add(book.night.id)
+                take(ev)
                 if det.end_s >= next_health:
                     self._queue_health(det, book)
                     next_health += HEALTH_EVERY_S
@@ -116,11 +121,7 @@ class Daemon:
                 if self._stop:
                     break
             if book is not None:
-                ev = det.finish()
-                book.handle(ev, det.end_s)
-                movements += len(ev.movements)
-                if book.night:
-                    nights.add(book.night.id)
+                take(det.finish())
                 if self.finite and not self._stop:
                     book.close()      # the recording is over, and so is its night
                 self._queue_health(det, book)
