@@ -231,7 +231,7 @@ def _run(args) -> int:
     from appliance.config import ConfigError, load_config
     from appliance.daemon import Daemon
     from appliance.store import open_for_daemon
-    from sensor.sources import HARDWARE, describe_kind, open_source
+    from sensor.sources import HARDWARE, describe_kind
 
     try:
         cfg = load_config(args.config)
@@ -241,20 +241,15 @@ def _run(args) -> int:
     kind = args.source or src_cfg.kind
     speed = args.speed or src_cfg.speed
     db = args.db or cfg.store.database
-    source = open_source(kind, channels=src_cfg.channels, fs=src_cfg.rate_hz, vref=src_cfg.vref,
-                         spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device, drdy_pin=src_cfg.drdy_pin,
-                         pga=src_cfg.pga, speed=speed, sim_profile=src_cfg.sim_profile,
-                         sim_hours=src_cfg.sim_hours, sim_seed=src_cfg.sim_seed, sim_start=src_cfg.sim_start,
-                         follow_clock=src_cfg.follow_clock)
+    opener = _source_opener(cfg, kind, speed)
+    source = opener()
     store, aside = open_for_daemon(db)
     crash_note_path(db).unlink(missing_ok=True)   # this start got as far as the store
     if aside:
         print(f"kickwatch: the database {db} was damaged; it is kept as {aside} and a fresh one started",
               file=sys.stderr)
     try:
-        reopen = (lambda: open_source(kind, channels=src_cfg.channels, fs=src_cfg.rate_hz, vref=src_cfg.vref,
-                                      spi_bus=src_cfg.spi_bus, spi_device=src_cfg.spi_device,
-                                      drdy_pin=src_cfg.drdy_pin, pga=src_cfg.pga)) if kind in HARDWARE else None
+        reopen = opener if kind in HARDWARE else None   # a sensor that comes back is opened the same way
         live = kind in HARDWARE or (kind == "sim" and bool(src_cfg.sim_start)) or src_cfg.follow_clock
         daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=not live,
                         keep_empty_ref=live, reopen=reopen)
@@ -319,13 +314,15 @@ def cmd_web(args) -> int:
     return 0
 
 
-def _source_opener(cfg, kind=None, speed="realtime"):
+def _source_opener(cfg, kind=None, speed="realtime", sim_hours=None):
+    """A function that opens the configured source (or `kind`): the daemon calls it again to reopen."""
     from sensor.sources import open_source
 
     sc = cfg.source
     return lambda: open_source(kind or sc.kind, channels=sc.channels, fs=sc.rate_hz, vref=sc.vref,
                                spi_bus=sc.spi_bus, spi_device=sc.spi_device, drdy_pin=sc.drdy_pin, pga=sc.pga,
-                               speed=speed, sim_profile=sc.sim_profile, sim_hours=0.2, sim_seed=sc.sim_seed)
+                               speed=speed, sim_profile=sc.sim_profile, sim_hours=sim_hours or sc.sim_hours,
+                               sim_seed=sc.sim_seed, sim_start=sc.sim_start, follow_clock=sc.follow_clock)
 
 
 def cmd_doctor(args) -> int:
@@ -343,7 +340,7 @@ def cmd_doctor(args) -> int:
             store = Store(cfg.store.database, readonly=True)
         except StoreError:
             store = None
-    checks = doctor(cfg, _source_opener(cfg, args.source, speed="max"), seconds=args.seconds,
+    checks = doctor(cfg, _source_opener(cfg, args.source, speed="max", sim_hours=0.2), seconds=args.seconds,
                     daemon_running=running, store=store)
     for c in checks:
         print(c.line())
@@ -357,7 +354,7 @@ def cmd_calibrate(args) -> int:
     from appliance.doctor import calibrate
 
     cfg = load_config(args.config) if args.config else load_config()
-    report = calibrate(_source_opener(cfg, args.source), say=lambda m: print(m, flush=True))
+    report = calibrate(_source_opener(cfg, args.source, sim_hours=0.2), say=lambda m: print(m, flush=True))
     hb = f"~{report['heart_bpm']}/min" if report["heart_bpm"] else "not seen"
     br = f"~{report['breaths_pm']}/min" if report["breaths_pm"] else "not seen"
     print(f"heartbeat {hb}; breathing {br}; foot lifts seen {report['movements_seen']} of {report['movements_asked']}")
