@@ -44,6 +44,8 @@ LOW_RANK = 5               # per-tick level: the median of its 10 envelope frame
 REST_PERCENTILE = 0.25
 CHUNK_S = 10.0
 ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
+BRIDGE_FRAMES = 2          # lulls a moving leg's frame activity may have inside a run
+MIN_RUN_FRAMES = 4         # runs this long are movement, not a heartbeat, and join across short pauses
 SHARP_KEEP_FRAMES = 6000   # ten minutes of the sharp envelope, to place long movements' edges
 
 
@@ -284,37 +286,53 @@ class ChannelDetector:
         self._frame_no += n
 
     def _close(self, offset: int, rest: float | None = None) -> None:
-        onset, offset = self._refine(self._onset, max(offset, self._onset + 1), rest)
-        self.segments.append(Segment(onset, offset, self._peak, self._body(onset, offset)))
+        onset, offset, body = self._core(self._onset, max(offset, self._onset + 1))
+        self.segments.append(Segment(onset, offset, self._peak, body))
         self._in_event = False
 
-    def _body(self, onset: int, offset: int) -> float:
-        buf, base = self._sharp_buf, self._sharp_start
-        if onset - base < 0 or offset - base > len(buf) or offset <= onset or self._onset_rest <= 0:
-            return 0.0
-        return float(np.median(buf[onset - base:offset - base])) / self._onset_rest
+    def _core(self, onset: int, offset: int) -> tuple[int, int, float]:
+        """The movement inside a stretch the envelope found, and its sustained activity.
 
-    def _refine(self, onset: int, offset: int, rest: float | None) -> tuple[int, int]:
-        """Place onset and offset with the sharp envelope.
-
-        The 1.1 s envelope crosses a threshold up to half its width early (onset)
-        and late (offset); within that half width, the frame-by-frame activity
-        says where the movement really starts and stops, so durations stay honest
-        near the 0.5 s and 10 s limits.
+        The 1.1 s envelope starts up to half its width early and ends late, and a
+        strong heartbeat just before or after a kick can stretch it by a second or
+        more. Frame by frame, a heartbeat is a burst of two or three loud frames
+        every ~0.8-1.2 s, a moving leg a run of loud frames with lulls of a frame
+        or two. So: loud frames (onset-sized activity) joined over lulls of up to
+        BRIDGE_FRAMES make runs; runs of movement length (MIN_RUN_FRAMES or more)
+        closer than the scoring rules' quiet time join into one movement, as the
+        pauses inside turning over do; the strongest such group is the movement.
+        Its sustained activity, `body`, is the median frame activity inside it
+        over the resting level (classify needs it above `min_sustained`).
         """
         buf, base = self._sharp_buf, self._sharp_start
-        if onset - base < 0 or offset - base > len(buf):
-            return onset, offset
-        on_level = self._onset_rest * (1.0 + self.cfg.onset_margin)
-        ahead = buf[onset - base:min(onset + ENV_HALF + 1, offset) - base]
-        hits = np.flatnonzero(ahead > on_level)
-        if len(hits):
-            onset += int(hits[0])
-        # heartbeats are peaky frame by frame: only onset-sized activity marks the end
-        off_level = (rest if rest is not None else self._onset_rest) * (1.0 + self.cfg.onset_margin)
-        lo = max(onset + 1, offset - ENV_HALF - 1)
-        behind = buf[lo - base:offset - base]
-        loud = np.flatnonzero(behind > off_level)
-        if len(loud):
-            offset = lo + int(loud[-1]) + 1
-        return onset, max(offset, onset + 1)
+        rest = self._onset_rest
+        if onset - base < 0 or offset - base > len(buf) or rest <= 0:
+            return onset, offset, 0.0
+        act = buf[onset - base:offset - base]
+        loud = np.flatnonzero(act > rest * (1.0 + self.cfg.onset_margin))
+        if not len(loud):
+            return onset, offset, float(np.median(act)) / rest
+        cut = np.flatnonzero(np.diff(loud) > BRIDGE_FRAMES + 1)
+        runs = [self._widen(act, a, b, rest) for a, b in
+                zip(loud[np.r_[0, cut + 1]].tolist(), (loud[np.r_[cut, len(loud) - 1]] + 1).tolist())]
+        groups = [[runs[0]]]
+        for a, b in runs[1:]:
+            pa, pb = groups[-1][-1]
+            if a - pb < self.quiet_frames and b - a >= MIN_RUN_FRAMES and pb - pa >= MIN_RUN_FRAMES:
+                groups[-1].append((a, b))
+            else:
+                groups.append([(a, b)])
+        energy = [sum(float(np.sum(act[a:b] ** 2)) for a, b in g) for g in groups]
+        g = groups[int(np.argmax(energy))]
+        a, b = g[0][0], g[-1][1]
+        # a frame difference is the change from the frame before: that frame moved too
+        return onset + max(a - 1, 0), onset + b, float(np.median(act[a:b])) / rest
+
+    def _widen(self, act: np.ndarray, a: int, b: int, rest: float) -> tuple[int, int]:
+        """Extend a run of onset-sized activity through the offset-sized frames right beside it."""
+        level = rest * (1.0 + self.cfg.offset_margin)
+        while a > 0 and act[a - 1] > level:
+            a -= 1
+        while b < len(act) and act[b] > level:
+            b += 1
+        return a, b
