@@ -42,11 +42,19 @@ FRAME_S = 0.1
 FRAMES_PER_TICK = 10       # a 'tick' is 10 frames, about a second
 LOW_RANK = 5               # per-tick level: the median of its 10 envelope frames
 REST_PERCENTILE = 0.25
+SUS_REST_PERCENTILE = 0.5  # the resting sustained activity: the median of per-tick maxima
+STILL_WINDOW_S = 90.0
+STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x rest, mostly under 2x
 CHUNK_S = 10.0
 ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
 BRIDGE_FRAMES = 2          # lulls a moving leg's frame activity may have inside a run
 MIN_RUN_FRAMES = 4         # runs this long are movement, not a heartbeat, and join across short pauses
-SHARP_KEEP_FRAMES = 6000   # ten minutes of the sharp envelope, to place long movements' edges
+SLOPE_HALF = 3             # breathing's slope: the mean frame difference over 2 x 3 + 1 frames
+SUS_HALF = 3               # sustained activity: the median of 2 x 3 + 1 frames of activity
+EDGE_ENERGY = 0.05         # a movement's ends: trimmed of frames holding this share of its energy each
+EDGE_FRAMES = 4            # and at most this many frames
+BACKTRACK_FRAMES = 10      # how far before the trigger a movement's onset is looked for
+KEEP_FRAMES = 6000         # at most ten minutes of activity kept for an open movement
 
 
 @dataclass
@@ -100,6 +108,14 @@ def _rms(w):
     return np.sqrt(w.mean(axis=1))
 
 
+def _less_slope(w):
+    return w[:, w.shape[1] // 2] - w.mean(axis=1)
+
+
+def _median_rows(w):
+    return np.median(w, axis=1)
+
+
 def _median3(w):
     return np.maximum(np.minimum(w[:, 0], w[:, 1]), np.minimum(np.maximum(w[:, 0], w[:, 1]), w[:, 2]))
 
@@ -115,6 +131,7 @@ class ChannelDetector:
         self.tick_s = self.frame_s * FRAMES_PER_TICK
         self.quiet_frames = max(1, int(round(self.cfg.offset_quiet_s / self.frame_s)))
         self.rest_ticks = max(5, int(round(self.cfg.rest_window_s / self.tick_s)))
+        self.still_ticks = max(5, int(round(STILL_WINDOW_S / self.tick_s)))
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
         self._chunk_n = int(CHUNK_S * self.fs)
@@ -122,12 +139,17 @@ class ChannelDetector:
         self._diff = _Window(1, 0, _diff)
         self._rms = _Window(ENV_HALF, ENV_HALF, _rms)
         self._med = _Window(1, 1, _median3)
-        self._sharp_buf = np.empty(0)
-        self._sharp_start = 0                    # frame number of _sharp_buf[0]
+        self._slope = _Window(SLOPE_HALF, SLOPE_HALF, _less_slope)
+        self._sus_win = _Window(SUS_HALF, SUS_HALF, _median_rows)
+        self._act_buf = np.empty(0)              # activity: frame differences less the breathing slope
+        self._sus_buf = np.empty(0)              # sustained activity (it lags the activity by SUS_HALF frames)
+        self._sus_start = 0                      # frame number of _act_buf[0] and _sus_buf[0]
         self._env = np.empty(0)                # envelope frames not yet in a whole tick
         self._values = np.empty(0)             # frame values waiting for their envelope (it lags)
         self._flat = np.empty(0, bool)
-        self._lows = np.empty(0)               # recent per-tick lows, for the resting level
+        self._lows = np.empty(0)               # recent per-tick lows of the envelope, for its resting level
+        self._sus_lows = np.empty(0)           # and of the sustained activity
+        self._sus_rest = 0.0                   # the last tick's resting sustained activity
         self._ticks_done = 0
         self._first_values = True
         # hysteresis state (frame numbers from stream start)
@@ -154,6 +176,9 @@ class ChannelDetector:
         if self._pending:
             self._process(np.concatenate(self._pending))
             self._pending, self._pending_n = [], 0
+        act = np.abs(self._slope.flush())
+        self._act_buf = np.concatenate([self._act_buf, act])
+        self._sus_buf = np.concatenate([self._sus_buf, self._sus_win.push(act), self._sus_win.flush()])
         env = self._med.push(self._rms.flush())
         self._take_envelope(np.concatenate([env, self._med.flush()]), final=True)
         if self._in_event:
@@ -190,39 +215,45 @@ class ChannelDetector:
         self._values = np.concatenate([self._values, values])
         self._flat = np.concatenate([self._flat, hi == lo])
         d = self._diff.push(values)
-        self._keep_sharp(np.abs(d))
+        self._keep_activity(d)
         self._take_envelope(self._med.push(self._rms.push(d * d)))
-        self._trim_sharp()
+        self._trim_activity()
 
-    def _keep_sharp(self, sharp: np.ndarray) -> None:
-        self._sharp_buf = np.concatenate([self._sharp_buf, sharp])
+    def _keep_activity(self, d: np.ndarray) -> None:
+        act = np.abs(self._slope.push(d))
+        self._act_buf = np.concatenate([self._act_buf, act])
+        self._sus_buf = np.concatenate([self._sus_buf, self._sus_win.push(act)])
 
-    def _trim_sharp(self) -> None:
-        """Forget sharp frames no open or future movement can need."""
-        keep_from = (self._onset if self._in_event else self._frame_no) - 2 * ENV_HALF - 2
-        keep_from = max(keep_from, self._frame_no - SHARP_KEEP_FRAMES)
-        drop = keep_from - self._sharp_start
+    def _trim_activity(self) -> None:
+        """Forget activity frames no open or future movement can need."""
+        keep_from = (self._onset if self._in_event else self._frame_no) - BACKTRACK_FRAMES - 2
+        keep_from = max(keep_from, self._frame_no - KEEP_FRAMES)
+        drop = keep_from - self._sus_start
         if drop > 0:
-            self._sharp_buf = self._sharp_buf[drop:]
-            self._sharp_start += drop
+            self._act_buf = self._act_buf[drop:]
+            self._sus_buf = self._sus_buf[drop:]
+            self._sus_start += drop
 
     def _take_envelope(self, env: np.ndarray, final: bool = False) -> None:
         """Classify whole ticks of envelope frames; thresholds come from past ticks only."""
         self._env = np.concatenate([self._env, env])
-        nt = len(self._env) // FRAMES_PER_TICK
+        at = self._frame_no - self._sus_start
+        nt = min(len(self._env), len(self._sus_buf) - at) // FRAMES_PER_TICK
         if nt:
             m = nt * FRAMES_PER_TICK
             e = self._env[:m].reshape(nt, FRAMES_PER_TICK)
             v = self._values[:m].reshape(nt, FRAMES_PER_TICK)
             f = self._flat[:m].reshape(nt, FRAMES_PER_TICK)
             self._env, self._values, self._flat = self._env[m:], self._values[m:], self._flat[m:]
+            su = self._sus_buf[at:at + m].reshape(nt, FRAMES_PER_TICK)
             lows = np.partition(e, LOW_RANK, axis=1)[:, LOW_RANK]
-            rest = self._rest_levels(lows)
-            rest = np.where(rest > 0, rest, np.finfo(float).tiny)
-            ratio = e / rest[:, None]
-            above = ratio > 1.0 + self.cfg.onset_margin
-            below = ratio < 1.0 + self.cfg.offset_margin
-            self._hysteresis(ratio.ravel(), above.ravel(), below.ravel(), np.repeat(rest, FRAMES_PER_TICK))
+            rest, self._lows = self._rest_levels(self._lows, lows, REST_PERCENTILE, self.still_ticks)
+            sus_rest, self._sus_lows = self._rest_levels(self._sus_lows, su.max(axis=1), SUS_REST_PERCENTILE,
+                                                         self.rest_ticks)
+            self._sus_rest = float(sus_rest[-1])
+            self._hysteresis((su / sus_rest[:, None]).ravel(), np.repeat(sus_rest, FRAMES_PER_TICK))
+            still = e / rest[:, None]
+            above, below = still > STILL_ABOVE, still < STILL_BELOW
             first = self._ticks_done
             self.ticks.extend(Tick(first + k, lv, sp, lw, r, q, fl) for k, (lv, sp, lw, r, q, fl) in enumerate(zip(
                 v.mean(axis=1).tolist(), v.std(axis=1).tolist(), lows.tolist(), rest.tolist(),
@@ -230,34 +261,37 @@ class ChannelDetector:
             self._ticks_done += nt
         if final and len(self._env):
             # the last part-tick: same thresholds as the tick before it
-            rest = self.ticks[-1].rest if self.ticks else max(float(self._env.min()), np.finfo(float).tiny)
-            ratio = self._env / rest
-            self._hysteresis(ratio, ratio > 1.0 + self.cfg.onset_margin, ratio < 1.0 + self.cfg.offset_margin,
-                             np.full(len(ratio), rest))
+            at = self._frame_no - self._sus_start
+            su = self._sus_buf[at:at + len(self._env)]
+            rest = self._sus_rest if self.ticks else max(float(su.min()), np.finfo(float).tiny)
+            self._hysteresis(su / rest, np.full(len(su), rest))
             self._env = self._env[:0]
 
-    def _rest_levels(self, lows: np.ndarray) -> np.ndarray:
-        """For each new tick, the 25th percentile of the lows of up to `rest_ticks` ticks before it."""
-        w = self.rest_ticks
-        hist = np.concatenate([self._lows, lows])
-        start = len(self._lows)               # index in hist of the first new tick
+    def _rest_levels(self, past: np.ndarray, lows: np.ndarray, pct: float, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each new tick, a percentile of the levels of up to `w` ticks before it.
+
+        Returns the levels and the history to pass next time.
+        """
+        hist = np.concatenate([past, lows])
+        start = len(past)               # index in hist of the first new tick
         out = np.empty(len(lows))
         k = 0
         while k < len(lows) and start + k < w:  # stream start: windows still short
             j = start + k
             window = hist[:j] if j else hist[:1]
-            r = int(REST_PERCENTILE * (len(window) - 1))
+            r = int(pct * (len(window) - 1))
             out[k] = np.partition(window, r)[r]
             k += 1
         if k < len(lows):
             views = sliding_window_view(hist[start + k - w:start + len(lows) - 1], w)
-            r = int(REST_PERCENTILE * (w - 1))
+            r = int(pct * (w - 1))
             out[k:] = np.partition(views, r, axis=1)[:, r]
-        self._lows = hist[-w:]
-        return out
+        return np.where(out > 0, out, np.finfo(float).tiny), hist[-w:]
 
-    def _hysteresis(self, ratio: np.ndarray, above: np.ndarray, below: np.ndarray, rest: np.ndarray) -> None:
+    def _hysteresis(self, ratio: np.ndarray, rest: np.ndarray) -> None:
         """Onsets above the onset margin; offsets at the start of `quiet_frames` under the offset one."""
+        above = ratio > 1.0 + self.cfg.onset_margin
+        below = ratio < 1.0 + self.cfg.offset_margin
         n = len(ratio)
         idx = np.arange(n)
         last_loud = np.maximum.accumulate(np.where(~below, idx, -1))
@@ -280,59 +314,51 @@ class ChannelDetector:
                 break
             f = int(ends[k])
             self._peak = max(self._peak, float(ratio[i:f + 1].max()))
-            self._close(self._frame_no + f - self.quiet_frames + 1, float(rest[f]))
+            self._close(self._frame_no + f - self.quiet_frames + 1)
             i = f + 1
         self._quiet_run = int(run[-1]) if n else self._quiet_run
         self._frame_no += n
 
-    def _close(self, offset: int, rest: float | None = None) -> None:
-        onset, offset, body = self._core(self._onset, max(offset, self._onset + 1))
-        self.segments.append(Segment(onset, offset, self._peak, body))
+    def _close(self, offset: int) -> None:
+        onset, offset = self._trim(self._backtrack(self._onset), max(offset, self._onset + 1))
+        # a frame difference is the change from the frame before: that frame moved too
+        onset = max(onset - 1, 0)
+        self.segments.append(Segment(onset, offset, self._peak, self._body(onset, offset)))
         self._in_event = False
 
-    def _core(self, onset: int, offset: int) -> tuple[int, int, float]:
-        """The movement inside a stretch the envelope found, and its sustained activity.
+    def _backtrack(self, onset: int) -> int:
+        """Move the onset back to where the sustained activity first rose over the offset margin.
 
-        The 1.1 s envelope starts up to half its width early and ends late, and a
-        strong heartbeat just before or after a kick can stretch it by a second or
-        more. Frame by frame, a heartbeat is a burst of two or three loud frames
-        every ~0.8-1.2 s, a moving leg a run of loud frames with lulls of a frame
-        or two. So: loud frames (onset-sized activity) joined over lulls of up to
-        BRIDGE_FRAMES make runs; runs of movement length (MIN_RUN_FRAMES or more)
-        closer than the scoring rules' quiet time join into one movement, as the
-        pauses inside turning over do; the strongest such group is the movement.
-        Its sustained activity, `body`, is the median frame activity inside it
-        over the resting level (classify needs it above `min_sustained`).
+        The trigger is the onset margin; the movement began where it left rest, as
+        a scorer marks it.
         """
-        buf, base = self._sharp_buf, self._sharp_start
-        rest = self._onset_rest
-        if onset - base < 0 or offset - base > len(buf) or rest <= 0:
-            return onset, offset, 0.0
-        act = buf[onset - base:offset - base]
-        loud = np.flatnonzero(act > rest * (1.0 + self.cfg.onset_margin))
-        if not len(loud):
-            return onset, offset, float(np.median(act)) / rest
-        cut = np.flatnonzero(np.diff(loud) > BRIDGE_FRAMES + 1)
-        runs = [self._widen(act, a, b, rest) for a, b in
-                zip(loud[np.r_[0, cut + 1]].tolist(), (loud[np.r_[cut, len(loud) - 1]] + 1).tolist())]
-        groups = [[runs[0]]]
-        for a, b in runs[1:]:
-            pa, pb = groups[-1][-1]
-            if a - pb < self.quiet_frames and b - a >= MIN_RUN_FRAMES and pb - pa >= MIN_RUN_FRAMES:
-                groups[-1].append((a, b))
-            else:
-                groups.append([(a, b)])
-        energy = [sum(float(np.sum(act[a:b] ** 2)) for a, b in g) for g in groups]
-        g = groups[int(np.argmax(energy))]
-        a, b = g[0][0], g[-1][1]
-        # a frame difference is the change from the frame before: that frame moved too
-        return onset + max(a - 1, 0), onset + b, float(np.median(act[a:b])) / rest
+        buf, base = self._sus_buf, self._sus_start
+        level = self._onset_rest * (1.0 + self.cfg.offset_margin)
+        lo = max(base, onset - BACKTRACK_FRAMES)
+        while onset > lo and onset - 1 - base < len(buf) and buf[onset - 1 - base] > level:
+            onset -= 1
+        return onset
 
-    def _widen(self, act: np.ndarray, a: int, b: int, rest: float) -> tuple[int, int]:
-        """Extend a run of onset-sized activity through the offset-sized frames right beside it."""
-        level = rest * (1.0 + self.cfg.offset_margin)
-        while a > 0 and act[a - 1] > level:
-            a -= 1
-        while b < len(act) and act[b] > level:
-            b += 1
-        return a, b
+    def _trim(self, onset: int, offset: int) -> tuple[int, int]:
+        """Drop weak frames at either end that hold under EDGE_ENERGY of the movement's energy.
+
+        A twitch right before a heartbeat makes a few sustained frames out of the
+        two together; by energy it is the twitch alone, and too short to score. At
+        most EDGE_FRAMES go from each end: a heartbeat and a lull, no more.
+        """
+        buf, base = self._act_buf, self._sus_start
+        if onset - base < 0 or offset - base > len(buf) or offset - onset < 2:
+            return onset, offset
+        e = buf[onset - base:offset - base] ** 2
+        cum = np.cumsum(e)
+        edge = EDGE_ENERGY * cum[-1]
+        a = min(int(np.searchsorted(cum, edge, side="right")), EDGE_FRAMES)
+        b = max(int(np.searchsorted(cum, cum[-1] - edge, side="left")) + 1, len(e) - EDGE_FRAMES)
+        return onset + min(a, b - 1), onset + max(b, a + 1)
+
+    def _body(self, onset: int, offset: int) -> float:
+        """The median sustained activity inside a movement over the resting level."""
+        buf, base = self._sus_buf, self._sus_start
+        if onset - base < 0 or offset - base > len(buf) or offset <= onset or self._onset_rest <= 0:
+            return 0.0
+        return float(np.median(buf[onset - base:offset - base])) / self._onset_rest
