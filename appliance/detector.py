@@ -7,21 +7,33 @@ The signal chain, and why each step:
    every multiple of 10 Hz, so 50 and 60 Hz mains hum vanish, and dropping the two
    extremes removes single-sample glitches before they can look like a kick.
 2. The difference of successive frame values: it cuts the static load, the slow
-   creep and bias drift, and most of the respiration (0.15-0.4 Hz, -15 dB and
-   more), and passes heartbeat and movement (1-5 Hz). It works the same for a
-   piezo (AC) and a load cell (DC).
-3. Movement envelope: RMS over a centred 1.1 s window, about one heartbeat, so
-   the beats of a still sleeper merge into a steady resting level. That level is
-   the 25th percentile of per-second medians over the last 90 s: it follows a
-   change of coupling after a turn, and a movement does not lift it.
-4. Hysteresis against that level, as the scoring rules ask: onset where the
-   envelope rises above rest x (1 + onset_margin); offset at the start of the
-   first 0.5 s that stays under rest x (1 + offset_margin). Margins are ratios of
-   the signal's own resting level, never volts: any gain, strip or ADC.
-5. Sustained, not a beat: inside a movement, the median frame-by-frame activity
-   stays well above rest (`min_sustained`); one or two strong heartbeats can lift
-   a 1.1 s envelope over the onset margin, but between the beats the activity
-   falls back to rest, so they are not scored (scoring.classify).
+   creep and bias drift, and passes heartbeat and movement (1-5 Hz). It works the
+   same for a piezo (AC) and a load cell (DC).
+3. Activity: that difference less its mean over 0.7 s, then its size. Breathing
+   (0.15-0.4 Hz) is a slow slope under the differences that would otherwise fill
+   the lulls between heartbeats; over 0.7 s it is nearly a constant.
+4. Sustained activity: the median of 7 frames (0.7 s) of activity. A heartbeat
+   is a burst of two to four loud frames each second and a median of seven does
+   not see it; a moving leg keeps most frames loud, and the median keeps the
+   extent of any run of four or more. (An RMS envelope is ruled by the beats'
+   peaks, so a kick a few times the heartbeat sat in its noise.)
+5. Resting level: the median, over the last `rest_window_s` (30 s), of each
+   second's highest sustained activity: how high a still sleeper's own heart and
+   breath lift it. It follows a change of coupling after a turn within seconds,
+   and a movement or a series of them (a few seconds in thirty) does not lift it.
+6. Hysteresis against that level, as the scoring rules ask: onset where sustained
+   activity rises above rest x (1 + onset_margin), placed back to where it left
+   rest x (1 + offset_margin); offset at the start of the first 0.5 s under that.
+   Margins are ratios of the signal's own resting level, never volts: any gain,
+   strip, mattress or ADC.
+7. Edges by energy: weak frames at either end holding under 5% of the movement's
+   energy are dropped (at most 0.4 s a side), so a twitch beside a heartbeat is
+   not stretched into half a second. Then one frame more at the start: a frame
+   difference is the change from the frame before, so that frame moved too.
+
+A second, slower measure, the RMS of the differences over 1.1 s against the 25th
+percentile of per-second medians over 90 s, marks each second as still or not for
+bed tracking and health (Tick); it is what the bed tracker was built on.
 
 Everything is computed chunk by chunk from a fixed window of past and future
 frames, element by element in a fixed order, so the same samples give the same
@@ -40,21 +52,20 @@ from appliance.config import DetectionConfig
 
 FRAME_S = 0.1
 FRAMES_PER_TICK = 10       # a 'tick' is 10 frames, about a second
-LOW_RANK = 5               # per-tick level: the median of its 10 envelope frames
-REST_PERCENTILE = 0.25
-SUS_REST_PERCENTILE = 0.5  # the resting sustained activity: the median of per-tick maxima
-STILL_WINDOW_S = 90.0
-STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x rest, mostly under 2x
 CHUNK_S = 10.0
-ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
-BRIDGE_FRAMES = 2          # lulls a moving leg's frame activity may have inside a run
-MIN_RUN_FRAMES = 4         # runs this long are movement, not a heartbeat, and join across short pauses
 SLOPE_HALF = 3             # breathing's slope: the mean frame difference over 2 x 3 + 1 frames
 SUS_HALF = 3               # sustained activity: the median of 2 x 3 + 1 frames of activity
-EDGE_ENERGY = 0.05         # a movement's ends: trimmed of frames holding this share of its energy each
-EDGE_FRAMES = 4            # and at most this many frames
+SUS_REST_PERCENTILE = 0.5  # resting level: the median of per-second maxima of sustained activity
 BACKTRACK_FRAMES = 10      # how far before the trigger a movement's onset is looked for
+EDGE_ENERGY = 0.05         # a movement's ends lose weak frames holding this share of its energy...
+EDGE_FRAMES = 4            # ...but at most this many frames a side
 KEEP_FRAMES = 6000         # at most ten minutes of activity kept for an open movement
+# stillness, for bed tracking and health
+ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
+LOW_RANK = 5               # per-tick level: the median of its 10 envelope frames
+REST_PERCENTILE = 0.25
+STILL_WINDOW_S = 90.0
+STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x rest, mostly under 2x
 
 
 @dataclass
@@ -63,8 +74,8 @@ class Segment:
 
     onset: int
     offset: int
-    peak: float      # peak envelope / resting level
-    body: float = 0.0   # median frame activity inside the movement / resting level
+    peak: float      # peak sustained activity / resting level
+    body: float = 0.0   # median sustained activity inside the movement / resting level
 
 
 @dataclass
@@ -75,8 +86,8 @@ class Tick:
     level: float     # mean signal level (the static load, for a DC sensor)
     spread: float    # std of frame values within the tick (breathing, noise)
     energy: float    # low envelope of the tick: the resting activity
-    rest: float      # the running resting level
-    quiet: bool      # no frame above the onset threshold, most under the offset one
+    rest: float      # the envelope's running resting level
+    quiet: bool      # still: no envelope frame over STILL_ABOVE x rest, most under STILL_BELOW
     flat: bool       # every sample identical: unplugged, or stuck at a rail
 
 
@@ -148,7 +159,7 @@ class ChannelDetector:
         self._values = np.empty(0)             # frame values waiting for their envelope (it lags)
         self._flat = np.empty(0, bool)
         self._lows = np.empty(0)               # recent per-tick lows of the envelope, for its resting level
-        self._sus_lows = np.empty(0)           # and of the sustained activity
+        self._sus_peaks = np.empty(0)          # recent per-tick maxima of sustained activity, for its resting level
         self._sus_rest = 0.0                   # the last tick's resting sustained activity
         self._ticks_done = 0
         self._first_values = True
@@ -235,7 +246,10 @@ class ChannelDetector:
             self._sus_start += drop
 
     def _take_envelope(self, env: np.ndarray, final: bool = False) -> None:
-        """Classify whole ticks of envelope frames; thresholds come from past ticks only."""
+        """Take whole ticks: movements from sustained activity, stillness from the envelope.
+
+        Resting levels come from past ticks only.
+        """
         self._env = np.concatenate([self._env, env])
         at = self._frame_no - self._sus_start
         nt = min(len(self._env), len(self._sus_buf) - at) // FRAMES_PER_TICK
@@ -248,7 +262,7 @@ class ChannelDetector:
             su = self._sus_buf[at:at + m].reshape(nt, FRAMES_PER_TICK)
             lows = np.partition(e, LOW_RANK, axis=1)[:, LOW_RANK]
             rest, self._lows = self._rest_levels(self._lows, lows, REST_PERCENTILE, self.still_ticks)
-            sus_rest, self._sus_lows = self._rest_levels(self._sus_lows, su.max(axis=1), SUS_REST_PERCENTILE,
+            sus_rest, self._sus_peaks = self._rest_levels(self._sus_peaks, su.max(axis=1), SUS_REST_PERCENTILE,
                                                          self.rest_ticks)
             self._sus_rest = float(sus_rest[-1])
             self._hysteresis((su / sus_rest[:, None]).ravel(), np.repeat(sus_rest, FRAMES_PER_TICK))
@@ -267,23 +281,23 @@ class ChannelDetector:
             self._hysteresis(su / rest, np.full(len(su), rest))
             self._env = self._env[:0]
 
-    def _rest_levels(self, past: np.ndarray, lows: np.ndarray, pct: float, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """For each new tick, a percentile of the levels of up to `w` ticks before it.
+    def _rest_levels(self, past: np.ndarray, levels: np.ndarray, pct: float, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each new tick, a percentile of the per-tick levels of up to `w` ticks before it.
 
-        Returns the levels and the history to pass next time.
+        Returns the resting levels and the history to pass next time.
         """
-        hist = np.concatenate([past, lows])
+        hist = np.concatenate([past, levels])
         start = len(past)               # index in hist of the first new tick
-        out = np.empty(len(lows))
+        out = np.empty(len(levels))
         k = 0
-        while k < len(lows) and start + k < w:  # stream start: windows still short
+        while k < len(levels) and start + k < w:  # stream start: windows still short
             j = start + k
             window = hist[:j] if j else hist[:1]
             r = int(pct * (len(window) - 1))
             out[k] = np.partition(window, r)[r]
             k += 1
-        if k < len(lows):
-            views = sliding_window_view(hist[start + k - w:start + len(lows) - 1], w)
+        if k < len(levels):
+            views = sliding_window_view(hist[start + k - w:start + len(levels) - 1], w)
             r = int(pct * (w - 1))
             out[k:] = np.partition(views, r, axis=1)[:, r]
         return np.where(out > 0, out, np.finfo(float).tiny), hist[-w:]
