@@ -48,12 +48,14 @@ class SourceConfig:
 
 @dataclass
 class DetectionConfig:
-    onset_margin: float = setting(2.5, "onset: movement envelope above resting level by this many times it", 0.5, 50.0)
-    offset_margin: float = setting(1.0, "offset: envelope back under resting level plus this many times it", 0.1, 20.0)
-    min_sustained: float = setting(1.5, "a leg movement keeps half its frames' activity above this many times "
-                                         "the resting level (a heartbeat burst does not)", 0.0, 20.0)
+    onset_margin: float = setting(2.5, "onset: sustained activity above its resting level (what a still "
+                                       "sleeper's heart does) by this many times it", 0.5, 50.0)
+    offset_margin: float = setting(1.0, "edges: sustained activity under resting level plus this many times it", 0.1, 20.0)
+    min_sustained: float = setting(1.5, "a leg movement's median sustained activity is at least this many times "
+                                        "the resting level", 0.0, 20.0)
     offset_quiet_s: float = setting(0.5, "an offset needs this long under the offset margin, seconds", 0.1, 5.0)
-    rest_window_s: float = setting(30.0, "resting level of activity: the median second over this long, seconds", 10.0, 600.0)
+    rest_window_s: float = setting(30.0, "resting level: the median of each second's peak activity over this "
+                                         "long, seconds", 10.0, 600.0)
     lm_min_s: float = setting(0.5, "shortest leg movement, seconds", 0.1, 5.0)
     lm_max_s: float = setting(10.0, "longest leg movement; longer is a large movement, seconds", 2.0, 30.0)
     combined_max_s: float = setting(15.0, "longest combined two-channel movement, seconds", 2.0, 60.0)

@@ -72,9 +72,9 @@ def merge_channels(per_channel: list[list[tuple]], gap_s: float) -> list[tuple]:
 def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body: float | None = None) -> str | None:
     """'lm', 'large', or None for activity that is too short, or not sustained, to score.
 
-    `body` is the median frame activity inside the stretch over the resting level: a
-    leg moving keeps it high throughout, while a strong heartbeat or two inside an
-    envelope window leave it near rest between the beats.
+    `body` is the median sustained activity inside the stretch over the resting
+    level: a leg moving keeps it high throughout; a stretch that only a burst at
+    one end lifted over the onset margin does not.
     """
     dur = offset - onset
     combined = bin(mask).count("1") > 1

@@ -144,3 +144,37 @@ def test_two_channels_combined_longer_than_fifteen_seconds_is_large():
     b = add_burst(sleeper(400, seed=2), 207.0, 9.0, seed=4)
     res = analyze_signal(np.column_stack([a, b]), FS)
     assert [m.kind for m in res.movements] == ["large"]
+
+
+def heartbeat_rms(seconds: float = 60.0) -> float:
+    """The RMS of the sleeper's heartbeat alone (breathing and noise removed)."""
+    fs = FS
+    k = np.arange(int(0.4 * fs)) / fs
+    beat = np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
+    return float(np.sqrt(np.sum(beat ** 2) / fs))    # one beat a second
+
+
+@pytest.mark.parametrize("times", [3.0, 5.0])
+def test_a_kick_only_a_few_times_the_heartbeat_is_found(times):
+    x = add_burst(sleeper(400), 200, 1.5, rms=times * heartbeat_rms())
+    (onset, offset, kind), = movements(x)
+    assert kind == "lm" and abs(onset - 200) <= 0.7 and abs(offset - 201.5) <= 0.9
+
+
+def test_strong_heartbeats_beside_a_short_kick_do_not_hide_it():
+    # the kick's edges may take in a beat that follows within the 0.5 s of quiet, no more
+    x = add_burst(sleeper(400), 200.0, 0.9, rms=5 * heartbeat_rms())
+    k = np.arange(int(0.4 * FS)) / FS
+    beat = 1.0 * np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
+    for at in (199.3, 201.3):                          # the beats either side, twice as strong
+        i = int(at * FS)
+        x[i:i + len(beat)] += beat
+    (onset, offset, kind), = movements(x)
+    assert kind == "lm" and abs(onset - 200) <= 0.4 and abs(offset - 200.9) <= 0.7
+
+
+def test_deep_breathing_is_not_movement():
+    t = np.arange(int(600 * FS)) / FS
+    rate = 0.25 + 0.1 * np.sin(2 * np.pi * t / 120)   # breathing speeds up and slows down
+    x = sleeper(600) + 4.0 * np.sin(2 * np.pi * np.cumsum(rate) / FS)
+    assert movements(x) == []
