@@ -27,6 +27,7 @@ from sensor.recording import read_recording, write_recording
 from sensor.simulator import PROFILES, simulate_night
 
 TUNING = (1, 2, 3, 4, 5)
+PARTNER_SIZES = ((0, 1), (1, 2), (2, 4), (4, 100))   # partner movements by their RMS at the strip, in heartbeats
 HELD_OUT = (101, 102, 103)
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -58,6 +59,7 @@ def score_night(profile: str, seed: int, hours: float) -> dict:
     }
     if truth.partner:
         row["partner_counted"] = overlapping(lms, truth.partner) / len(truth.partner)
+        row["partner_by_size"] = [(size, overlapping(lms, [ev]) > 0) for ev, size in zip(truth.partner, truth.partner_size)]
     return row
 
 
@@ -96,6 +98,12 @@ def summarize(rows: list[dict]) -> None:
     if partner:
         print(f"  partner's movements counted as the sleeper's: "
               f"{100 * statistics.mean(r['partner_counted'] for r in partner):.1f}%   (target < 10%)")
+        sized = [x for r in partner for x in r["partner_by_size"]]
+        for lo, hi in PARTNER_SIZES:
+            got = [counted for size, counted in sized if lo <= size < hi]
+            if got:
+                print(f"    arriving at {lo:g}-{hi:g}x the sleeper's heartbeat: {100 * sum(got) / len(got):3.0f}% counted "
+                      f"({len(got)} movements)")
 
 
 REAL_EXPECTED = {"fsr_bed_a.npz": (None, None), "fsr_bed_b.npz": (7.5, 630.0),

@@ -69,6 +69,7 @@ class Truth:
     large: list = field(default_factory=list)      # [onset, offset]
     bed: list = field(default_factory=list)        # [in, out]
     partner: list = field(default_factory=list)    # [onset, offset], partner's movements
+    partner_size: list = field(default_factory=list)  # each one's RMS at the strip, in sleeper's heartbeats
     glitches: list = field(default_factory=list)   # seconds
 
     def to_json(self) -> str:
@@ -214,13 +215,16 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     if p["partner"]:
         force += 0.3 * _bcg(rng, n, fs)
         t = rng.uniform(300, 900)
-        partner = []
+        partner, sizes = [], []
         while t < dur - 60:
             d = float(np.clip(rng.lognormal(np.log(2.5), 0.6), 0.7, 9.0))
             partner.append((t, t + d))
-            force += rng.uniform(0.1, 0.3) * _burst(rng, n, fs, t, t + d, rms=np.exp(rng.uniform(np.log(3), np.log(30))))
+            attenuation, rms = rng.uniform(0.1, 0.3), np.exp(rng.uniform(np.log(3), np.log(30)))
+            force += attenuation * _burst(rng, n, fs, t, t + d, rms=rms)
+            sizes.append(round(float(attenuation * rms), 2))
             t += rng.exponential(240)
         truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
+        truth.partner_size = sizes
 
     volts, rails = _front_end(rng, force, fs, p["front"], p["bits"])
     glitches = rng.uniform(0, dur, rng.poisson(3 * hours))
