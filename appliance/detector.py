@@ -53,6 +53,7 @@ from appliance.config import DetectionConfig
 FRAME_S = 0.1
 FRAMES_PER_TICK = 10       # a 'tick' is 10 frames, about a second
 CHUNK_S = 10.0
+BIG_PIECE_S = 600          # a long input is worked through ten minutes at a time: less memory, same result
 SLOPE_HALF = 3             # breathing's slope: the mean frame difference over 2 x 3 + 1 frames
 SUS_HALF = 3               # sustained activity: the median of 2 x 3 + 1 frames of activity
 SUS_REST_PERCENTILE = 0.5  # resting level: the median of per-second maxima of sustained activity
@@ -124,7 +125,8 @@ def _less_slope(w):
 
 
 def _median_rows(w):
-    return np.median(w, axis=1)
+    k = w.shape[1] // 2              # odd windows: the middle value
+    return np.partition(w, k, axis=1)[:, k]
 
 
 def _median3(w):
@@ -179,8 +181,10 @@ class ChannelDetector:
         self._pending.append(np.asarray(x, dtype=np.float64))
         self._pending_n += len(x)
         if self._pending_n >= self._chunk_n:
-            self._process(np.concatenate(self._pending))
+            x = np.concatenate(self._pending)
             self._pending, self._pending_n = [], 0
+            for i in range(0, len(x), BIG_PIECE_S * self._chunk_n // int(CHUNK_S)):  # a whole night: in pieces
+                self._process(x[i:i + BIG_PIECE_S * self._chunk_n // int(CHUNK_S)])
 
     def finish(self) -> None:
         """Process what is buffered and close any open movement at the end of the stream."""
