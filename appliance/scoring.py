@@ -22,7 +22,7 @@ class Movement:
     offset_s: float
     kind: str = "lm"            # 'lm' or 'large'
     channels: int = 1           # bit mask of the channels that saw it
-    peak: float = 0.0           # peak envelope over resting level
+    peak: float = 0.0           # peak sustained activity over resting level
     periodic: bool = False
     series: int | None = None
 
