@@ -181,7 +181,7 @@ class ChannelDetector:
         self._pending.append(np.asarray(x, dtype=np.float64))
         self._pending_n += len(x)
         if self._pending_n >= self._chunk_n:
-            x = np.concatenate(self._pending)
+            x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
             self._pending, self._pending_n = [], 0
             for i in range(0, len(x), BIG_PIECE_S * self._chunk_n // int(CHUNK_S)):  # a whole night: in pieces
                 self._process(x[i:i + BIG_PIECE_S * self._chunk_n // int(CHUNK_S)])
