@@ -148,6 +148,7 @@ class ChannelDetector:
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
         self._chunk_n = int(CHUNK_S * self.fs)
+        self._piece_n = int(BIG_PIECE_S * self.fs)
         self._tail = np.empty(0)
         self._diff = _Window(1, 0, _diff)
         self._rms = _Window(ENV_HALF, ENV_HALF, _rms)
@@ -183,8 +184,8 @@ class ChannelDetector:
         if self._pending_n >= self._chunk_n:
             x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
             self._pending, self._pending_n = [], 0
-            for i in range(0, len(x), BIG_PIECE_S * self._chunk_n // int(CHUNK_S)):  # a whole night: in pieces
-                self._process(x[i:i + BIG_PIECE_S * self._chunk_n // int(CHUNK_S)])
+            for i in range(0, len(x), self._piece_n):   # a whole night at once: in pieces
+                self._process(x[i:i + self._piece_n])
 
     def finish(self) -> None:
         """Process what is buffered and close any open movement at the end of the stream."""
