@@ -11,14 +11,24 @@ from tests.conftest import cached_night
 FS = 250.0
 
 
+def beat_wavelet(fs: float = FS) -> np.ndarray:
+    """One heartbeat at the strip: a damped 6 Hz wavelet."""
+    k = np.arange(int(0.4 * fs)) / fs
+    return np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
+
+
+def heartbeat_rms() -> float:
+    """The RMS of the sleeper's heartbeat alone, one beat a second."""
+    return float(np.sqrt(np.sum(beat_wavelet() ** 2) / FS))
+
+
 def sleeper(seconds: float, fs: float = FS, seed: int = 0, gain: float = 1.0) -> np.ndarray:
     """A still sleeper: one heartbeat a second (a damped 6 Hz wavelet), breathing, noise."""
     rng = np.random.default_rng(seed)
     n = int(seconds * fs)
     t = np.arange(n) / fs
     x = 0.5 * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0, 0.02, n)
-    k = np.arange(int(0.4 * fs)) / fs
-    beat = np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
+    beat = beat_wavelet(fs)
     for b in np.arange(0.3, seconds - 1, 1.0):
         i = int(b * fs)
         x[i:i + len(beat)] += beat * rng.normal(1, 0.1)
@@ -146,14 +156,6 @@ def test_two_channels_combined_longer_than_fifteen_seconds_is_large():
     assert [m.kind for m in res.movements] == ["large"]
 
 
-def heartbeat_rms(seconds: float = 60.0) -> float:
-    """The RMS of the sleeper's heartbeat alone (breathing and noise removed)."""
-    fs = FS
-    k = np.arange(int(0.4 * fs)) / fs
-    beat = np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
-    return float(np.sqrt(np.sum(beat ** 2) / fs))    # one beat a second
-
-
 @pytest.mark.parametrize("times", [3.0, 5.0])
 def test_a_kick_only_a_few_times_the_heartbeat_is_found(times):
     x = add_burst(sleeper(400), 200, 1.5, rms=times * heartbeat_rms())
@@ -164,8 +166,7 @@ def test_a_kick_only_a_few_times_the_heartbeat_is_found(times):
 def test_strong_heartbeats_beside_a_short_kick_do_not_hide_it():
     # the kick's edges may take in a beat that follows within the 0.5 s of quiet, no more
     x = add_burst(sleeper(400), 200.0, 0.9, rms=5 * heartbeat_rms())
-    k = np.arange(int(0.4 * FS)) / FS
-    beat = 1.0 * np.sin(2 * np.pi * 6 * k) * np.exp(-k / 0.08)
+    beat = beat_wavelet()
     for at in (199.3, 201.3):                          # the beats either side, twice as strong
         i = int(at * FS)
         x[i:i + len(beat)] += beat
