@@ -58,8 +58,8 @@ def score_night(profile: str, seed: int, hours: float) -> dict:
         "tib_err_min": (tib - tib_true) / 60,
     }
     if truth.partner:
-        row["partner_counted"] = overlapping(lms, truth.partner) / len(truth.partner)
         row["partner_by_size"] = [(size, overlapping(lms, [ev]) > 0) for ev, size in zip(truth.partner, truth.partner_size)]
+        row["partner_counted"] = sum(counted for _, counted in row["partner_by_size"]) / len(truth.partner)
     return row
 
 
