@@ -21,8 +21,16 @@ Components, with their typical size and band:
 - Bed entry and exit: a 4-8 s scramble while the static load ramps; trips out of
   bed of 2-15 minutes. In the truth, the sleeper is in bed from the start of
   climbing in to the end of climbing out.
-- A partner (profile 'partner'): their movements reach this strip attenuated to
-  0.1-0.3 of their size, and their heartbeat at ~0.3.
+- A partner (profile 'partner'), lying 60-90 cm to the side. Their force reaches
+  this strip only through the mattress sideways: a mattress spreads a load over a
+  bowl some tens of centimetres wide and its foam or springs damp fast motion, so
+  what arrives is the slow sag and rocking of the surface. Modelled as 0.1-0.3 of
+  the force at low frequency (per movement: a leg or an arm, near or far),
+  falling off as a second-order low-pass above a corner of 1.5-4 Hz (per night:
+  one mattress). Through it pass the partner's breathing (0.2-0.33 Hz, nearly
+  whole), heartbeat (4-8 Hz, so little of it) and movements (0.7-9 s, 3x-30x at
+  source, about 15 an hour). The sleeper's own legs lie on the strip: their force
+  comes through the mattress's thickness, not filtered in this band.
 - Electrical: mains hum (50 or 60 Hz, 0.2-2 % of full scale on the piezo),
   single-sample glitches (a few per hour), slow bias drift, white noise, clipping
   at the ADC's rails, quantisation to 10, 12 or 24 bits.
@@ -211,18 +219,10 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
 
     force = gain * body + load
 
-    # --- a partner: attenuated heartbeat and movements
+    # --- a partner: breathing, heartbeat and movements, through the mattress sideways
     if p["partner"]:
-        force += 0.3 * _bcg(rng, n, fs)
-        t = rng.uniform(300, 900)
-        partner, sizes = [], []
-        while t < dur - 60:
-            d = float(np.clip(rng.lognormal(np.log(2.5), 0.6), 0.7, 9.0))
-            partner.append((t, t + d))
-            attenuation, rms = rng.uniform(0.1, 0.3), np.exp(rng.uniform(np.log(3), np.log(30)))
-            force += attenuation * _burst(rng, n, fs, t, t + d, rms=rms)
-            sizes.append(round(float(attenuation * rms), 2))
-            t += rng.exponential(240)
+        moved, partner, sizes = _partner(rng, n, fs)
+        force += moved
         truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
         truth.partner_size = sizes
 
@@ -233,6 +233,28 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     truth.glitches = sorted(round(float(g), 3) for g in glitches)
     rec = Recording(fs, volts[:, None], start, "V")
     return rec, truth
+
+
+def _partner(rng, n, fs):
+    """The partner's force at this strip, their movements and each one's RMS there (in heartbeats)."""
+    dur = n / fs
+    t = np.arange(n) / fs
+    rate = rng.uniform(0.2, 0.33)
+    force = 0.2 * rng.uniform(2, 6) * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
+    force += 0.2 * _bcg(rng, n, fs)
+    moves = np.zeros(n)
+    partner = []
+    t0 = rng.uniform(300, 900)
+    while t0 < dur - 60:
+        d = float(np.clip(rng.lognormal(np.log(2.5), 0.6), 0.7, 9.0))
+        partner.append((t0, t0 + d))
+        attenuation, rms = rng.uniform(0.1, 0.3), np.exp(rng.uniform(np.log(3), np.log(30)))
+        moves += attenuation * _burst(rng, n, fs, t0, t0 + d, rms=rms)
+        t0 += rng.exponential(240)
+    corner = rng.uniform(1.5, 4.0)
+    moves = _lowpass(moves, fs, corner)
+    sizes = [round(float(np.sqrt(np.mean(moves[int(a * fs):int(b * fs)] ** 2))), 2) for a, b in partner]
+    return _lowpass(force, fs, corner) + moves, partner, sizes
 
 
 class _FreeTime:
@@ -330,6 +352,13 @@ def _front_end(rng, force, fs, front, bits):
     step = (hi - lo) / (2 ** bits)
     x = np.clip(np.round((x - lo) / step) * step + lo, lo, hi - step)
     return x, (lo, hi - step)
+
+
+def _lowpass(x, fs, fc):
+    """Second-order low-pass (two real poles at fc), in the frequency domain (simulation only)."""
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / fs)
+    return np.fft.irfft(spec / (1 + 1j * f / fc) ** 2, len(x))
 
 
 def _highpass(x, fs, fc):

@@ -1,0 +1,44 @@
+"""The simulator keeps the promises of its docstring: what the benchmark scores against."""
+import numpy as np
+import pytest
+
+from sensor.simulator import simulate_night
+
+
+def high_band_share(x, fs, a, b):
+    """Share of a stretch's energy (0.5-12 Hz) that lies above 5 Hz."""
+    seg = x[int(a * fs):int(b * fs)]
+    spec = np.abs(np.fft.rfft((seg - seg.mean()) * np.hanning(len(seg)))) ** 2
+    f = np.fft.rfftfreq(len(seg), 1 / fs)
+    return spec[(f >= 5) & (f < 12)].sum() / spec[(f >= 0.5) & (f < 12)].sum()
+
+
+@pytest.fixture(scope="module")
+def partner_night():
+    return simulate_night(2.0, 11, "partner")
+
+
+def test_truth_is_scored_inside_the_bed_and_within_lm_durations(partner_night):
+    _, truth = partner_night
+    assert truth.lms and truth.partner
+    for a, b in truth.lms:
+        assert 0.5 <= b - a <= 10
+        assert any(s <= a and b <= e for s, e in truth.bed)
+    assert len(truth.partner_size) == len(truth.partner)
+
+
+def test_partner_movements_arrive_through_the_mattress_slow_and_weakened(partner_night):
+    rec, truth = partner_night
+    x = rec.signal[:, 0]
+    own = [high_band_share(x, rec.fs, a, b) for a, b in truth.lms if b - a > 1]
+    theirs = [high_band_share(x, rec.fs, a, b) for (a, b), size in zip(truth.partner, truth.partner_size)
+              if b - a > 1 and size > 1.5]   # strong enough that the sleeper's heartbeat does not rule
+    assert own and theirs
+    assert np.median(theirs) < 0.5 * np.median(own)
+    assert max(truth.partner_size) < 12     # 3x-30x at source, 0.1-0.3 of it at low frequency
+
+
+def test_same_seed_same_night():
+    a, ta = simulate_night(0.1, 5, "loadcell")
+    b, tb = simulate_night(0.1, 5, "loadcell")
+    assert np.array_equal(a.signal, b.signal) and ta == tb
