@@ -168,8 +168,7 @@ def cmd_analyze(args) -> int:
 
 def _print_night(out: dict, as_json: bool, title: str) -> None:
     if as_json:
-        json.dump(out, sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(out) + "\n")   # one write: json.dump writes piece by piece, slowly
     else:
         print(format_summary(out, title=title))
 

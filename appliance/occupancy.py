@@ -60,6 +60,19 @@ def differs(a: QuietState, b: QuietState) -> bool:
     return _energy_differs(a, b) or _level_differs(a, b)
 
 
+def _plainly_same(state: QuietState, level: float, energy: float) -> bool:
+    """A quick sufficient test that a second is not `differs` from `state`: the usual one.
+
+    The full test's scale only grows with the second's own spread and energy, so a
+    second within the state's own scale on both counts is the same state.
+    """
+    lo, hi = (energy, state.energy) if energy < state.energy else (state.energy, energy)
+    if hi > ENERGY_RATIO * lo + 1e-300:
+        return False
+    scale = max(state.spread, state.energy, state.wander, 1e-9 * abs(state.level), 1e-300)
+    return abs(level - state.level) <= LEVEL_STEPS * scale
+
+
 class _Recent:
     """The last STATS_TICKS quiet seconds of one state, and their medians.
 
@@ -144,6 +157,9 @@ class BedTracker:
             return
         self._prev_active = False
         self._last_quiet = tick.index
+        if self._cur.items and not self._cand.items and _plainly_same(self._cur.state(), tick.level, tick.energy):
+            self._stay(tick)
+            return
         x = QuietState(tick.level, tick.spread, tick.energy)
         if len(self._cur) == 0:
             self._cur.add(tick)
@@ -154,10 +170,7 @@ class BedTracker:
         if not differs(x, self._cur.state()):
             self._cand = _Recent()
             self._first_diff = None
-            self._cur.add(tick)
-            self._last_same = tick.index
-            if self.state is not None:
-                self.refs[self.state] = self._cur.state()
+            self._stay(tick)
             return
         if len(self._cand) and differs(x, self._cand.state()):
             self._cand = _Recent()            # a third state: start the candidate again
@@ -167,6 +180,13 @@ class BedTracker:
         self._cand.add(tick)
         if len(self._cand) >= self.confirm:
             self._change()
+
+    def _stay(self, tick) -> None:
+        """A quiet second of the current state."""
+        self._cur.add(tick)
+        self._last_same = tick.index
+        if self.state is not None:
+            self.refs[self.state] = self._cur.state()
 
     def finish(self) -> None:
         """At the end of the stream, a change with fewer confirming seconds still counts.

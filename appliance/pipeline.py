@@ -133,24 +133,29 @@ class StreamDetector:
 
     def _take_ticks(self) -> None:
         n = min(len(det.ticks) for det in self.chans)
-        for k in range(n):
-            per = [det.ticks[k] for det in self.chans]
-            t = per[0] if len(per) == 1 else Tick(
-                per[0].index, sum(p.level for p in per), max(p.spread for p in per),
-                max(p.energy for p in per), max(p.rest for p in per),
-                all(p.quiet for p in per), any(p.flat for p in per))
-            self.bed.add(t)
-            self._recent_quiet.append(t.quiet)
-            self.health.busy_recent = 1.0 - sum(self._recent_quiet) / len(self._recent_quiet)
-            self.health.ticks += 1
-            self.health.flat_now = t.flat
-            if t.flat:
-                self.health.flat_ticks += 1
-                self._flat_ticks.append(t.index)
-            self.health.last_rest, self.health.last_level = t.rest, t.level
+        if n == 0:
+            return
+        if len(self.chans) == 1:
+            ticks = self.chans[0].ticks[:n]
+        else:
+            ticks = [Tick(per[0].index, sum(p.level for p in per), max(p.spread for p in per),
+                          max(p.energy for p in per), max(p.rest for p in per),
+                          all(p.quiet for p in per), any(p.flat for p in per))
+                     for per in zip(*(det.ticks[:n] for det in self.chans))]
+        add = self.bed.add
+        for t in ticks:
+            add(t)
+        flat = [t.index for t in ticks if t.flat]
+        self._recent_quiet.extend(t.quiet for t in ticks)
+        last = ticks[-1]
+        self.health.busy_recent = 1.0 - sum(self._recent_quiet) / len(self._recent_quiet)
+        self.health.ticks += n
+        self.health.flat_now = last.flat
+        self.health.flat_ticks += len(flat)
+        self.health.last_rest, self.health.last_level = last.rest, last.level
         for det in self.chans:
             del det.ticks[:n]
-        self._flat_ticks = self._flat_ticks[-10_000:]
+        self._flat_ticks = (self._flat_ticks + flat)[-10_000:]
 
     def _touches_flat(self, m: Movement) -> bool:
         a = int((m.onset_s - FLAT_MARGIN_S) / self.tick_s)
