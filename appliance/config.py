@@ -60,6 +60,9 @@ class DetectionConfig:
     lm_max_s: float = setting(10.0, "longest leg movement; longer is a large movement, seconds", 2.0, 30.0)
     combined_max_s: float = setting(15.0, "longest combined two-channel movement, seconds", 2.0, 60.0)
     merge_gap_s: float = setting(0.5, "two-channel movements closer than this are one, seconds", 0.0, 5.0)
+    large_pause_s: float = setting(3.0, "activity that goes on longer than a leg movement can, with pauses "
+                                        "shorter than this, is one large movement (turning over), seconds",
+                                   0.0, 10.0)
     bed_confirm_s: float = setting(10.0, "quiet seconds needed to confirm getting in or out of bed", 3.0, 120.0)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from appliance.config import Config
 from appliance.detector import ChannelDetector, Tick
 from appliance.occupancy import BedTracker, QuietState
-from appliance.scoring import Movement, classify, in_any, merge_channels
+from appliance.scoring import Movement, classify, in_any, join_large, merge_channels
 
 FLAT_MARGIN_S = 1.0
 BED_CHANGE_MARGIN_S = 2.0
@@ -110,18 +110,21 @@ class StreamDetector:
             self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, s.body, c)
                               for s in det.segments)
             del det.segments[:]
-        safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - self.cfg.detection.merge_gap_s
+        det_cfg = self.cfg.detection
+        joins = max(det_cfg.merge_gap_s, det_cfg.large_pause_s)   # how close a later piece may still join
+        safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - joins
         self._pool.sort()
         ready = [p for p in self._pool if p[1] < safe]
         if ready and not final:
             # a group is ready only if nothing still pending could join it
             cut = len(ready)
-            while cut and any(q[0] - ready[cut - 1][1] < self.cfg.detection.merge_gap_s for q in self._pool[cut:]):
+            while cut and any(q[0] - max(r[1] for r in ready[:cut]) < joins for q in self._pool[cut:]):
                 cut -= 1
             ready = ready[:cut]
         self._pool = self._pool[len(ready):]
         per_channel = [[(a, b, p, k) for a, b, p, k, c in ready if c == ch] for ch in range(self.n_channels)]
-        for a, b, mask, peak, body in merge_channels(per_channel, self.cfg.detection.merge_gap_s):
+        merged = merge_channels(per_channel, det_cfg.merge_gap_s)
+        for a, b, mask, peak, body in join_large(merged, det_cfg.large_pause_s, det_cfg):
             kind = classify(a, b, mask, self.cfg.detection, body)
             if kind is not None:
                 self._held.append(Movement(a, b, kind, mask, peak))

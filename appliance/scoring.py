@@ -3,6 +3,11 @@
 Input: activity segments in seconds and the in-bed periods. Output: movements
 classified as LM or large, PLM series, and the night's summary. Both `analyze` and
 the stored nights go through here, so a night reads the same either way.
+
+One addition to the written rules: turning over stops and starts, and a pause of
+a second or two inside it would, by the offset rule alone, cut it into "leg
+movements". Pieces with pauses under `large_pause_s` that together outlast a leg
+movement are one large movement (join_large).
 """
 from __future__ import annotations
 
@@ -67,6 +72,42 @@ def merge_channels(per_channel: list[list[tuple]], gap_s: float) -> list[tuple]:
         else:
             merged.append([a, b, mask, p, k])
     return [tuple(m) for m in merged]
+
+
+def join_large(items: list[tuple], pause_s: float, cfg: DetectionConfig) -> list[tuple]:
+    """Pieces of activity with pauses under `pause_s` between them that together last longer
+    than a leg movement can are one large movement.
+
+    Turning over stops and starts: a pause of a second leaves the body half turned,
+    and a scorer watching calls the whole one body movement, not a run of kicks.
+    Takes and returns merge_channels' (onset, offset, mask, peak, body), sorted.
+    """
+    out: list[tuple] = []
+    run: list[tuple] = []
+
+    def end_run():
+        if len(run) > 1:
+            joined = (run[0][0], max(r[1] for r in run), _union(r[2] for r in run),
+                      max(r[3] for r in run), max(r[4] for r in run))
+            if classify(joined[0], joined[1], joined[2], cfg) == "large":
+                out.append(joined)
+                return
+        out.extend(run)
+
+    for item in items:
+        if run and item[0] - max(r[1] for r in run) >= pause_s:
+            end_run()
+            run = []
+        run.append(item)
+    end_run()
+    return out
+
+
+def _union(masks) -> int:
+    m = 0
+    for x in masks:
+        m |= x
+    return m
 
 
 def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body: float | None = None) -> str | None:

@@ -224,7 +224,8 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
         moved, partner, sizes = _partner(rng, n, fs)
         force += moved
         truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
-        truth.partner_size = sizes
+        # in the sleeper's heartbeats at the time: the sleeper's coupling scales his heart, not the partner
+        truth.partner_size = [round(size / coupling[int(a * fs)], 2) for (a, _), size in zip(partner, sizes)]
 
     volts, rails = _front_end(rng, force, fs, p["front"], p["bits"])
     glitches = rng.uniform(0, dur, rng.poisson(3 * hours))
@@ -236,7 +237,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
 
 
 def _partner(rng, n, fs):
-    """The partner's force at this strip, their movements and each one's RMS there (in heartbeats)."""
+    """The partner's force at this strip, their movements and each one's RMS there (force units)."""
     dur = n / fs
     t = np.arange(n) / fs
     rate = rng.uniform(0.2, 0.33)

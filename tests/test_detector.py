@@ -86,6 +86,21 @@ def test_offset_needs_half_a_second_of_quiet():
     assert len(movements(x)) == 2
 
 
+@pytest.mark.parametrize("block", [None, 250])
+def test_turning_over_with_pauses_is_one_large_movement(block):
+    # a turn stops and starts: pieces of 6, 5.5 and 4 s with 1.5 s pauses
+    x = sleeper(400)
+    for k, (start, dur) in enumerate([(200, 6.0), (207.5, 5.5), (214.5, 4.0)]):
+        x = add_burst(x, start, dur, rms=25.0, seed=k)
+    (onset, offset, kind), = movements(x, block=block)
+    assert kind == "large" and onset < 200.5 and offset > 215   # into the last piece
+
+
+def test_kicks_close_together_stay_leg_movements():
+    x = add_burst(add_burst(sleeper(400), 200, 2.0), 203.5, 2.0, seed=2)
+    assert [k for _, _, k in movements(x)] == ["lm", "lm"]
+
+
 @pytest.mark.parametrize("gain", [1e-3, 1.0, 1e3])
 def test_margins_are_relative_so_any_gain_gives_the_same_movements(gain):
     base = add_burst(sleeper(400), 200, 2.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.config import DetectionConfig, SeriesConfig
-from appliance.scoring import (Movement, classify, find_series, intervals, merge_channels,
+from appliance.scoring import (Movement, classify, find_series, intervals, join_large, merge_channels,
                                periodicity_index, summarise)
 
 
@@ -73,6 +73,16 @@ def test_two_channels_merge_when_overlapping_or_under_half_a_second_apart():
     assert merged == [(10, 13, 0b11, 6, 4)]
     merged = merge_channels([[(10, 12, 5, 3)], [(12.6, 13, 6, 4)]], 0.5)
     assert len(merged) == 2
+
+
+def test_pieces_with_short_pauses_that_outlast_a_leg_movement_are_one_large_movement():
+    cfg = DetectionConfig()       # pauses under 3 s join; over 10 s is large
+    turn = [(100, 104, 1, 30, 9), (105.5, 109, 1, 40, 9), (111, 113, 1, 20, 5)]
+    assert join_large(turn, cfg.large_pause_s, cfg) == [(100, 113, 1, 40, 9)]
+    kicks = [(100, 102, 1, 8, 4), (103.5, 105, 1, 9, 4)]         # close, but five seconds in all
+    assert join_large(kicks, cfg.large_pause_s, cfg) == kicks
+    apart = [(100, 104, 1, 8, 4), (107.5, 112, 1, 9, 4)]         # a pause of 3.5 s: two movements
+    assert join_large(apart, cfg.large_pause_s, cfg) == apart
 
 
 def test_periodicity_index_counts_runs_of_three_or_more():
