@@ -48,7 +48,7 @@ class SourceConfig:
 
 @dataclass
 class DetectionConfig:
-    onset_margin: float = setting(2.5, "onset: sustained activity above its resting level (what a still "
+    onset_margin: float = setting(2.2, "onset: sustained activity above its resting level (what a still "
                                        "sleeper's heart does) by this many times it", 0.5, 50.0)
     offset_margin: float = setting(1.0, "edges: sustained activity under resting level plus this many times it", 0.1, 20.0)
     min_sustained: float = setting(1.5, "a leg movement's median sustained activity is at least this many times "
