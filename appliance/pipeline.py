@@ -9,6 +9,7 @@ flat (unplugged or stuck) stretch of signal, are not scored.
 from __future__ import annotations
 
 from collections import deque
+from itertools import accumulate
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,7 +119,8 @@ class StreamDetector:
         if ready and not final:
             # a group is ready only if nothing still pending could join it
             cut = len(ready)
-            while cut and any(q[0] - max(r[1] for r in ready[:cut]) < joins for q in self._pool[cut:]):
+            ends = list(accumulate((r[1] for r in ready), max))   # the latest offset up to each
+            while cut and any(q[0] - ends[cut - 1] < joins for q in self._pool[cut:]):
                 cut -= 1
             ready = ready[:cut]
         self._pool = self._pool[len(ready):]

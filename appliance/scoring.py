@@ -84,30 +84,25 @@ def join_large(items: list[tuple], pause_s: float, cfg: DetectionConfig) -> list
     """
     out: list[tuple] = []
     run: list[tuple] = []
-
-    def end_run():
-        if len(run) > 1:
-            joined = (run[0][0], max(r[1] for r in run), _union(r[2] for r in run),
-                      max(r[3] for r in run), max(r[4] for r in run))
-            if classify(joined[0], joined[1], joined[2], cfg) == "large":
-                out.append(joined)
-                return
-        out.extend(run)
-
-    for item in items:
-        if run and item[0] - max(r[1] for r in run) >= pause_s:
-            end_run()
+    end = 0.0
+    for item in items + [None]:
+        if run and (item is None or item[0] - end >= pause_s):
+            out.extend(_as_one_if_large(run, cfg))
             run = []
-        run.append(item)
-    end_run()
+        if item is not None:
+            end = max(end, item[1]) if run else item[1]
+            run.append(item)
     return out
 
 
-def _union(masks) -> int:
-    m = 0
-    for x in masks:
-        m |= x
-    return m
+def _as_one_if_large(run: list[tuple], cfg: DetectionConfig) -> list[tuple]:
+    if len(run) == 1:
+        return run
+    mask = 0
+    for r in run:
+        mask |= r[2]
+    joined = (run[0][0], max(r[1] for r in run), mask, max(r[3] for r in run), max(r[4] for r in run))
+    return [joined] if classify(joined[0], joined[1], mask, cfg) == "large" else run
 
 
 def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body: float | None = None) -> str | None:
