@@ -5,30 +5,7 @@ import numpy as np
 
 from appliance.config import Config
 from appliance.pipeline import StreamDetector
-from appliance.scoring import Movement, find_series, summarise
-
-
-class NightResult:
-    """Movements, series and bed periods of one stretch of recording, scored."""
-
-    def __init__(self, movements: list[Movement], bed: list[tuple[float, float]], cfg: Config,
-                 fs: float, channels: int, duration_s: float, extra: dict | None = None):
-        self.movements = sorted(movements, key=lambda m: m.onset_s)
-        self.bed = bed
-        self.series = find_series(self.movements, cfg.series, bed)
-        self.summary = summarise(self.movements, self.series, bed, cfg.series)
-        self.fs, self.channels, self.duration_s = fs, channels, duration_s
-        self.extra = extra or {}
-
-    def as_dict(self) -> dict:
-        return {
-            "recording": {"fs": self.fs, "channels": self.channels, "duration_s": round(self.duration_s, 2),
-                          **self.extra},
-            "movements": [m.as_dict() for m in self.movements],
-            "series": [s.as_dict() for s in self.series],
-            "summary": self.summary,
-            "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in self.bed],
-        }
+from appliance.scoring import NightResult
 
 
 def bed_periods(changes: list[tuple[float, str]], end_s: float) -> list[tuple[float, float]]:

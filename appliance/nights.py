@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from appliance.analysis import NightResult
 from appliance.config import Config
-from appliance.pipeline import Events
-from appliance.scoring import Movement
+from appliance.scoring import Movement, NightResult
 from appliance.store import Store
+
+if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does not
+    from appliance.pipeline import Events
 
 EVENING_SHIFT = dt.timedelta(hours=12)
 

@@ -11,11 +11,10 @@ movement are one large movement (join_large).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from appliance.config import DetectionConfig, SeriesConfig
+from appliance.config import Config, DetectionConfig, SeriesConfig
 
 IMI_BIN_S = 2.0
 IMI_HIST_MAX_S = 90.0
@@ -159,8 +158,8 @@ def find_series(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[fl
     for i, r in enumerate(runs, start=1):
         for m in r:
             m.periodic, m.series = True, i
-        imis = np.diff([m.onset_s for m in r])
-        series.append(Series(i, r[0].onset_s, r[-1].offset_s, len(r), float(imis.mean())))
+        mean_imi = (r[-1].onset_s - r[0].onset_s) / (len(r) - 1)
+        series.append(Series(i, r[0].onset_s, r[-1].offset_s, len(r), mean_imi))
     return series
 
 
@@ -214,10 +213,10 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
     plm = [m for m in lms if m.periodic]
     runs = intervals(movements, bed)
     flat = [x for r in runs for x in r]
-    edges = np.arange(0, IMI_HIST_MAX_S + IMI_BIN_S, IMI_BIN_S)
-    hist = np.histogram(flat, bins=edges)[0] if flat else np.zeros(len(edges) - 1, int)
-    log_edges = np.linspace(0, np.log(300), 31)
-    log_hist = np.histogram(np.log([x for x in flat if x > 0]), bins=log_edges)[0] if flat else np.zeros(30, int)
+    hist = _histogram(flat, IMI_BIN_S, int(IMI_HIST_MAX_S / IMI_BIN_S))
+    log_width = math.log(300) / 30
+    log_edges = [k * log_width for k in range(31)]
+    log_hist = _histogram([math.log(x) for x in flat if x > 0], log_width, 30)
     pi = periodicity_index(runs, cfg.imi_min_s, cfg.imi_max_s)
 
     def rate(k):
@@ -233,7 +232,43 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
         "periodicity_index": round(pi, 2) if pi is not None else None,
         "large_count": sum(1 for m in movements if m.kind == "large"),
         "series_lengths": [s.count for s in series],
-        "imi_histogram": {"bin_s": IMI_BIN_S, "counts": hist.tolist()},
-        "log_imi_histogram": {"edges_ln_s": [round(x, 3) for x in log_edges.tolist()], "counts": log_hist.tolist()},
+        "imi_histogram": {"bin_s": IMI_BIN_S, "counts": hist},
+        "log_imi_histogram": {"edges_ln_s": [round(x, 3) for x in log_edges], "counts": log_hist},
         "denominator": "time in bed (no EEG, so not sleep time)",
     }
+
+
+class NightResult:
+    """Movements, series and bed periods of one stretch of recording, scored."""
+
+    def __init__(self, movements: list[Movement], bed: list[tuple[float, float]], cfg: Config,
+                 fs: float, channels: int, duration_s: float, extra: dict | None = None):
+        self.movements = sorted(movements, key=lambda m: m.onset_s)
+        self.bed = bed
+        self.series = find_series(self.movements, cfg.series, bed)
+        self.summary = summarise(self.movements, self.series, bed, cfg.series)
+        self.fs, self.channels, self.duration_s = fs, channels, duration_s
+        self.extra = extra or {}
+
+    def as_dict(self) -> dict:
+        return {
+            "recording": {"fs": self.fs, "channels": self.channels, "duration_s": round(self.duration_s, 2),
+                          **self.extra},
+            "movements": [m.as_dict() for m in self.movements],
+            "series": [s.as_dict() for s in self.series],
+            "summary": self.summary,
+            "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in self.bed],
+        }
+
+
+def _histogram(values: list[float], width: float, bins: int) -> list[int]:
+    """Counts in bins [k w, (k+1) w) from zero, the last bin closed; values outside are left out.
+
+    Plain Python, so reading a stored night does not import numpy.
+    """
+    counts = [0] * bins
+    top = width * bins
+    for x in values:
+        if 0 <= x <= top:
+            counts[min(int(x / width), bins - 1)] += 1
+    return counts

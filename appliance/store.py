@@ -12,12 +12,26 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlite_utils.migrations import Migrations   # light; sqlite_utils.db is imported only to write
-
-migrations = Migrations("kickwatch")
+MIGRATIONS = []      # in order; applied by name, once each, when the store is opened to write
 
 
-@migrations()
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrations():
+    """sqlite-utils' record of our migrations. Imported only to write: `import sqlite_utils`
+    pulls in numpy, and reading a night (`kickwatch night`, the web page) needs neither."""
+    from sqlite_utils.migrations import Migrations
+
+    found = Migrations("kickwatch")
+    for fn in MIGRATIONS:
+        found()(fn)
+    return found
+
+
+@migration
 def m001_initial(db) -> None:
     db["sessions"].create({"id": int, "started_utc": float, "source": str, "fs": float, "channels": int,
                            "clock_synced": int, "ended_utc": float}, pk="id")
@@ -73,7 +87,7 @@ class Store:
                 self.db = sqlite_utils.Database(self.conn)
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
-                migrations.apply(self.db)
+                migrations().apply(self.db)
             self.conn.row_factory = sqlite3.Row
         except StoreError:
             raise

@@ -16,7 +16,7 @@ def store(tmp_path):
 
 
 def test_fresh_database_has_every_migration_and_wal(store):
-    assert [m.name for m in migrations.applied(store.db)] == ["m001_initial"]
+    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial"]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"nights", "movements", "series", "bed_periods", "health", "state", "sessions"} <= set(store.db.table_names())
 
@@ -24,7 +24,7 @@ def test_fresh_database_has_every_migration_and_wal(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     Store(tmp_path / "k.db").close()
     s = Store(tmp_path / "k.db")
-    assert len(migrations.applied(s.db)) == 1
+    assert len(migrations().applied(s.db)) == 1
     s.close()
 
 
