@@ -9,8 +9,9 @@ Components, with their typical size and band:
   only sees it; a piezo film is AC-coupled and sees only changes).
 - Respiration: 0.15-0.4 Hz, rate drifting slowly, amplitude ~2-6 under the legs
   (far more at the chest). Sighs now and then.
-- Ballistocardiogram (BCG): one beat every ~0.8-1.2 s (heart-rate variability
-  ~5 %), a damped 4-8 Hz wavelet, amplitude varying +-25 % beat to beat. RMS ~1.
+- Ballistocardiogram (BCG): one beat every 0.7-1.25 s (48-84 a minute, a sleeping
+  adult; heart-rate variability ~5 %), a damped 4-8 Hz wavelet, amplitude varying
+  +-25 % beat to beat. RMS ~1.
 - Leg movements (LM), 0.5-10 s: band-limited 0.5-8 Hz force bursts under a smooth
   envelope plus a small weight shift; RMS 2.5x to 30x the heartbeat, log-uniform,
   so some are only a few times the heartbeat. Isolated ones (a Poisson process)
@@ -279,7 +280,7 @@ def _smooth_walk(rng, n, fs, tau):
 
 
 def _bcg(rng, n, fs):
-    hr = rng.uniform(0.85, 1.25)  # beats per second
+    hr = rng.uniform(0.8, 1.4)  # beats per second: 48-84 a minute, a sleeping adult
     dur = n / fs
     rr = 1 / hr * (1 + 0.05 * rng.standard_normal(int(dur * hr * 1.3) + 10))
     beats = np.cumsum(rr)
