@@ -24,7 +24,7 @@ from appliance.config import Config
 from appliance.evaluation import overlapping, prf
 from appliance.scoring import Movement, find_series
 from sensor.recording import read_recording, write_recording
-from sensor.simulator import PROFILES, simulate_night
+from sensor.simulator import PROFILES, World, simulate_night
 
 TUNING = (1, 2, 3, 4, 5)
 PARTNER_SIZES = ((0, 1), (1, 2), (2, 4), (4, 100))   # partner movements by their RMS at the strip, in heartbeats
@@ -41,8 +41,8 @@ def truth_periodic(truth) -> tuple[list, int]:
     return [(m.onset_s, m.offset_s) for m in moves if m.periodic], len(series)
 
 
-def score_night(profile: str, seed: int, hours: float) -> dict:
-    rec, truth = simulate_night(hours, seed, profile)
+def score_night(profile: str, seed: int, hours: float, world: World | None = None) -> dict:
+    rec, truth = simulate_night(hours, seed, profile, world=world)
     res = analyze_signal(rec.signal, rec.fs)
     lms = [(m.onset_s, m.offset_s) for m in res.movements if m.kind == "lm"]
     plm = [(m.onset_s, m.offset_s) for m in res.movements if m.periodic]

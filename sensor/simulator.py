@@ -66,6 +66,21 @@ PROFILES = {
 }
 
 
+@dataclass(frozen=True)
+class World:
+    """The ranges a simulated bedroom draws from. The defaults are the model above;
+    other values ask what if the world is not as modelled (`python -m bench.robustness`)."""
+
+    heart_rate: tuple = (0.8, 1.4)      # beats per second
+    breathing: tuple = (2.0, 6.0)       # breathing's amplitude at the strip, in heartbeat RMS
+    turn_pauses: tuple = (0.3, 0.45)    # pauses inside turning over, seconds
+    lm_shape: str = "burst"             # 'burst': band-limited 0.5-8 Hz force, as above; 'swing': one
+                                        # 1-4 Hz swing under a smooth window; 'press': a smooth press and release
+
+
+LM_SHAPES = ("burst", "swing", "press")
+
+
 @dataclass
 class Truth:
     """What really happened in a simulated night (seconds from its start)."""
@@ -95,8 +110,12 @@ def truth_path(recording_path) -> Path:
 
 
 def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
-                   fs: float | None = None, start: dt.datetime | None = None) -> tuple[Recording, Truth]:
+                   fs: float | None = None, start: dt.datetime | None = None,
+                   world: World | None = None) -> tuple[Recording, Truth]:
     """Simulate one night; return the recording (ADC output in volts) and its truth."""
+    world = world or World()
+    if world.lm_shape not in LM_SHAPES:
+        raise ValueError(f"unknown leg movement shape {world.lm_shape!r}; choose from {', '.join(LM_SHAPES)}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     if not 0.05 <= hours <= 24:
@@ -153,11 +172,11 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     rate = 0.25 + 0.05 * _smooth_walk(rng, n, fs, 600.0)
     rate = np.clip(rate, 0.15, 0.4)
     phase = 2 * np.pi * np.cumsum(rate) / fs
-    resp_amp = rng.uniform(2, 6)
+    resp_amp = rng.uniform(*world.breathing)
     body += resp_amp * (np.sin(phase) + 0.25 * np.sin(2 * phase + 0.7))
 
     # --- ballistocardiogram
-    body += _bcg(rng, n, fs)
+    body += _bcg(rng, n, fs, world.heart_rate)
 
     # --- leg movements: series and isolated
     lms = []
@@ -191,7 +210,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
             lms.append((t, t + d))
     lms.sort()
     for a, b in lms:
-        body += _burst(rng, n, fs, a, b, rms=np.exp(rng.uniform(np.log(2.5), np.log(30))))
+        body += _leg(rng, n, fs, a, b, np.exp(rng.uniform(np.log(2.5), np.log(30))), world.lm_shape)
     truth.lms = [[round(a, 3), round(b, 3)] for a, b in lms]
 
     # --- large movements: turns, and getting in and out of bed
@@ -199,7 +218,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     for t in turns:
         d = rng.uniform(10.5, 60)
         large.append((t, t + d))
-        _large_burst(rng, body, fs, t, d)
+        _large_burst(rng, body, fs, t, d, pauses=world.turn_pauses)
     truth_bed = []
     for a, b in bed:
         edges = ((a - rng.uniform(4, 8), a), (b, b + rng.uniform(4, 8)))
@@ -208,7 +227,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
         for (s, e) in edges:
             s, e = max(s, 0), min(e, dur)
             large.append((s, e))
-            _large_burst(rng, body, fs, s, e - s, strength=(20, 60))
+            _large_burst(rng, body, fs, s, e - s, strength=(20, 60), pauses=world.turn_pauses)
             i, j = int(s * fs), int(e * fs)
             ramp = np.linspace(0, 1, j - i) if s < a else np.linspace(1, 0, j - i)
             level = static[min(j, n - 1)] if s < a else static[max(i - 1, 0)]
@@ -222,7 +241,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
 
     # --- a partner: breathing, heartbeat and movements, through the mattress sideways
     if p["partner"]:
-        moved, partner, sizes = _partner(rng, n, fs)
+        moved, partner, sizes = _partner(rng, n, fs, world.heart_rate)
         force += moved
         truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
         # in the sleeper's heartbeats at the time: the sleeper's coupling scales his heart, not the partner
@@ -237,13 +256,13 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     return rec, truth
 
 
-def _partner(rng, n, fs):
+def _partner(rng, n, fs, heart_rate):
     """The partner's force at this strip, their movements and each one's RMS there (force units)."""
     dur = n / fs
     t = np.arange(n) / fs
     rate = rng.uniform(0.2, 0.33)
     force = 0.2 * rng.uniform(2, 6) * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
-    force += 0.2 * _bcg(rng, n, fs)
+    force += 0.2 * _bcg(rng, n, fs, heart_rate)
     moves = np.zeros(n)
     partner = []
     t0 = rng.uniform(300, 900)
@@ -279,8 +298,8 @@ def _smooth_walk(rng, n, fs, tau):
     return np.interp(np.linspace(0, m - 1, n), np.arange(m), knots)
 
 
-def _bcg(rng, n, fs):
-    hr = rng.uniform(0.8, 1.4)  # beats per second: 48-84 a minute, a sleeping adult
+def _bcg(rng, n, fs, heart_rate):
+    hr = rng.uniform(*heart_rate)  # beats per second
     dur = n / fs
     rr = 1 / hr * (1 + 0.05 * rng.standard_normal(int(dur * hr * 1.3) + 10))
     beats = np.cumsum(rr)
@@ -321,7 +340,25 @@ def _burst(rng, n, fs, a, b, rms):
     return out
 
 
-def _large_burst(rng, body, fs, t, d, strength=(15, 80)):
+def _leg(rng, n, fs, a, b, rms, shape):
+    """A leg movement of the given RMS force, in one of the World's shapes."""
+    if shape == "burst":
+        return _burst(rng, n, fs, a, b, rms)
+    out = np.zeros(n)
+    i, j = int(a * fs), min(int(b * fs), n)
+    m = j - i
+    if m < 4:
+        return out
+    window = np.sin(np.linspace(0, np.pi, m)) ** 2          # RMS sqrt(3/8)
+    if shape == "press":
+        out[i:j] = rms * np.sqrt(8 / 3) * window * rng.choice((-1, 1))
+    else:
+        f = rng.uniform(1, 4)
+        out[i:j] = rms * 4 / np.sqrt(3) * window * np.sin(2 * np.pi * f * np.arange(m) / fs + rng.uniform(0, 6.3))
+    return out
+
+
+def _large_burst(rng, body, fs, t, d, strength=(15, 80), pauses=(0.3, 0.45)):
     """Turning over: strong activity with short pauses inside."""
     n = len(body)
     rms = rng.uniform(*strength)
@@ -329,7 +366,7 @@ def _large_burst(rng, body, fs, t, d, strength=(15, 80)):
     while s < t + d:
         seg = min(rng.uniform(2, 10), t + d - s)
         body += _burst(rng, n, fs, s, s + seg, rms * rng.uniform(0.5, 1.0))
-        s += seg + rng.uniform(0.3, 0.45)
+        s += seg + rng.uniform(*pauses)
 
 
 def _front_end(rng, force, fs, front, bits):

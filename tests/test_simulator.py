@@ -42,3 +42,11 @@ def test_same_seed_same_night():
     a, ta = simulate_night(0.1, 5, "loadcell")
     b, tb = simulate_night(0.1, 5, "loadcell")
     assert np.array_equal(a.signal, b.signal) and ta == tb
+
+
+def test_a_world_unlike_the_model_is_asked_for_by_name():
+    from sensor.simulator import World
+    with pytest.raises(ValueError, match="leg movement shape"):
+        simulate_night(0.1, 1, "piezo12", world=World(lm_shape="wiggle"))
+    rec, truth = simulate_night(0.1, 1, "piezo12", world=World(lm_shape="press", heart_rate=(1.4, 1.8)))
+    assert rec.signal.shape[0] == int(0.1 * 3600 * rec.fs)

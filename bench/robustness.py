@@ -1,0 +1,55 @@
+"""`make bench`, part two: what if the bedroom is not as the simulator models it?
+
+kickwatch will meet nights from other generators and real beds. Each row changes
+one thing about the simulated world (sensor.simulator.World) and scores the
+detector as bench.detection does, pooled over its nights. Seeds 201-202: neither
+tuned on nor the held-out report.
+
+    python -m bench.robustness [--hours 8]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from multiprocessing import Pool
+
+from bench.detection import score_night
+from sensor.simulator import World
+
+SEEDS = (201, 202)
+PROFILES = ("piezo12", "loadcell", "quiet")
+WORLDS = {
+    "as modelled": World(),
+    "heart 84-108 a minute": World(heart_rate=(1.4, 1.8)),
+    "breathing 8-20x the heartbeat": World(breathing=(8.0, 20.0)),
+    "pauses of 0.5-2 s inside turns": World(turn_pauses=(0.5, 2.0)),
+    "kicks as one 1-4 Hz swing": World(lm_shape="swing"),
+    "kicks as a smooth press": World(lm_shape="press"),
+}
+
+
+def _score(args):
+    name, profile, seed, hours = args
+    return name, score_night(profile, seed, hours, WORLDS[name])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--hours", type=float, default=8.0)
+    args = ap.parse_args()
+    print(f"robustness: one change to the simulated world per row; {', '.join(PROFILES)}, seeds {list(SEEDS)}, "
+          f"{args.hours:g} h; LM counts pooled over the nights")
+    jobs = [(name, p, s, args.hours) for name in WORLDS for p in PROFILES for s in SEEDS]
+    with Pool(2) as pool:
+        done = pool.map(_score, jobs)
+    for name in WORLDS:
+        rows = [r for n, r in done if n == name]
+        tp, det, true = (sum(r["lm"][k] for r in rows) for k in ("tp", "detected", "true"))
+        plmi = max(abs(r["plmi"] - r["plmi_true"]) for r in rows)
+        print(f"  {name:32s} LM P {tp / max(det, 1):.3f} R {tp / max(true, 1):.3f} F1 {2 * tp / max(det + true, 1):.3f}"
+              f"  PLMI error max {plmi:.2f} /h  ({true} true LMs)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
