@@ -8,7 +8,8 @@ Components, with their typical size and band:
 - Occupancy: a sleeper's legs put a static load of ~150 on the strip (load cell
   only sees it; a piezo film is AC-coupled and sees only changes).
 - Respiration: 0.15-0.4 Hz, rate drifting slowly, amplitude ~2-6 under the legs
-  (far more at the chest). Sighs now and then.
+  (far more at the chest); one depth per night (no sighs: bench.robustness tries
+  deeper breathing).
 - Ballistocardiogram (BCG): one beat every 0.7-1.25 s (48-84 a minute, a sleeping
   adult; heart-rate variability ~5 %), a damped 4-8 Hz wavelet, amplitude varying
   +-25 % beat to beat. RMS ~1.
