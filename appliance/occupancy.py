@@ -44,33 +44,36 @@ class QuietState:
         return {"level": self.level, "spread": self.spread, "energy": self.energy, "wander": self.wander}
 
 
-def _energy_differs(a: QuietState, b: QuietState) -> bool:
-    lo, hi = sorted((a.energy, b.energy))
+def _energies_differ(x: float, y: float) -> bool:
+    lo, hi = (x, y) if x < y else (y, x)
     return hi > ENERGY_RATIO * lo + 1e-300
 
 
+def _scale(s: QuietState) -> float:
+    """What moves a state's level without a change of load: noise, breathing, slow drift."""
+    return max(s.spread, s.energy, s.wander, 1e-9 * abs(s.level))
+
+
+def _steps_apart(x: float, y: float, scale: float) -> bool:
+    return abs(x - y) > LEVEL_STEPS * max(scale, 1e-300)
+
+
 def _level_differs(a: QuietState, b: QuietState) -> bool:
-    """A step in the load far beyond noise, breathing and the state's own slow drift."""
-    scale = max(a.spread, b.spread, a.energy, b.energy, a.wander, b.wander,
-                1e-9 * max(abs(a.level), abs(b.level)), 1e-300)
-    return abs(a.level - b.level) > LEVEL_STEPS * scale
+    """A step in the load far beyond noise, breathing and either state's own slow drift."""
+    return _steps_apart(a.level, b.level, max(_scale(a), _scale(b)))
 
 
 def differs(a: QuietState, b: QuietState) -> bool:
-    return _energy_differs(a, b) or _level_differs(a, b)
+    return _energies_differ(a.energy, b.energy) or _level_differs(a, b)
 
 
 def _plainly_same(state: QuietState, level: float, energy: float) -> bool:
     """A quick sufficient test that a second is not `differs` from `state`: the usual one.
 
-    The full test's scale only grows with the second's own spread and energy, so a
-    second within the state's own scale on both counts is the same state.
+    The full test's scale only grows with the second's own, so a second within the
+    state's own scale is the same state; no QuietState need be built for it.
     """
-    lo, hi = (energy, state.energy) if energy < state.energy else (state.energy, energy)
-    if hi > ENERGY_RATIO * lo + 1e-300:
-        return False
-    scale = max(state.spread, state.energy, state.wander, 1e-9 * abs(state.level), 1e-300)
-    return abs(level - state.level) <= LEVEL_STEPS * scale
+    return not _energies_differ(energy, state.energy) and not _steps_apart(level, state.level, _scale(state))
 
 
 class _Recent:
