@@ -23,11 +23,19 @@ def match_count(detected: list[tuple[float, float]], truth: list[tuple[float, fl
 
 
 def prf(detected, truth) -> dict:
-    tp = match_count(detected, truth)
-    p = tp / len(detected) if detected else (1.0 if not truth else 0.0)
-    r = tp / len(truth) if truth else 1.0
+    return _scores(match_count(detected, truth), len(detected), len(truth))
+
+
+def pooled(scores: list[dict]) -> dict:
+    """prf over the movements of several nights together: a quiet night has only a few."""
+    return _scores(*(sum(s[k] for s in scores) for k in ("tp", "detected", "true")))
+
+
+def _scores(tp: int, detected: int, true: int) -> dict:
+    p = tp / detected if detected else (1.0 if not true else 0.0)
+    r = tp / true if true else 1.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"tp": tp, "detected": len(detected), "true": len(truth), "precision": p, "recall": r, "f1": f1}
+    return {"tp": tp, "detected": detected, "true": true, "precision": p, "recall": r, "f1": f1}
 
 
 def overlapping(detected, events) -> int:

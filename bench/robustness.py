@@ -13,6 +13,7 @@ import argparse
 import sys
 from multiprocessing import Pool
 
+from appliance.evaluation import pooled
 from bench.detection import score_night
 from sensor.simulator import World
 
@@ -44,10 +45,10 @@ def main() -> int:
         done = pool.map(_score, jobs)
     for name in WORLDS:
         rows = [r for n, r in done if n == name]
-        tp, det, true = (sum(r["lm"][k] for r in rows) for k in ("tp", "detected", "true"))
+        lm = pooled([r["lm"] for r in rows])
         plmi = max(abs(r["plmi"] - r["plmi_true"]) for r in rows)
-        print(f"  {name:32s} LM P {tp / max(det, 1):.3f} R {tp / max(true, 1):.3f} F1 {2 * tp / max(det + true, 1):.3f}"
-              f"  PLMI error max {plmi:.2f} /h  ({true} true LMs)", flush=True)
+        print(f"  {name:32s} LM P {lm['precision']:.3f} R {lm['recall']:.3f} F1 {lm['f1']:.3f}"
+              f"  PLMI error max {plmi:.2f} /h  ({lm['true']} true LMs)", flush=True)
     return 0
 
 
