@@ -9,8 +9,8 @@ flat (unplugged or stuck) stretch of signal, are not scored.
 from __future__ import annotations
 
 from collections import deque
-from itertools import accumulate
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class StreamDetector:
         per_channel = [[(a, b, p, k) for a, b, p, k, c in ready if c == ch] for ch in range(self.n_channels)]
         merged = merge_channels(per_channel, det_cfg.merge_gap_s)
         for a, b, mask, peak, body in join_large(merged, det_cfg.large_pause_s, det_cfg):
-            kind = classify(a, b, mask, self.cfg.detection, body)
+            kind = classify(a, b, mask, det_cfg, body)
             if kind is not None:
                 self._held.append(Movement(a, b, kind, mask, peak))
         return self._release(final)
@@ -147,9 +147,8 @@ class StreamDetector:
                           max(p.energy for p in per), max(p.rest for p in per),
                           all(p.quiet for p in per), any(p.flat for p in per))
                      for per in zip(*(det.ticks[:n] for det in self.chans))]
-        add = self.bed.add
         for t in ticks:
-            add(t)
+            self.bed.add(t)
         flat = [t.index for t in ticks if t.flat]
         self._recent_quiet.extend(t.quiet for t in ticks)
         last = ticks[-1]
