@@ -1,6 +1,7 @@
 """The ADC sources, against fakes that speak each chip's SPI protocol."""
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ from gpiozero.exc import SPISoftwareFallback
 from gpiozero.pins.mock import MockFactory
 
 from sensor import ads1256 as A
-from sensor.errors import ADCNotAnswering, SoftwareSPIRefused, SPIDeviceAbsent
+from sensor.errors import ADCNotAnswering, SoftwareSPIRefused, SPIDeviceAbsent, TransferFailed
 from sensor.mcp3xxx import MCP3xxxSource, open_mcp3xxx
 from tests.fakes import FakeADS1256, FakeMCP3xxx
 
@@ -44,20 +45,27 @@ def test_mcp_reads_the_voltage_the_chip_was_given(mock_factory, chip, bits):
     fake.close()
 
 
-def test_mcp_missed_deadlines_are_recorded_as_a_gap_not_hidden(mock_factory):
-    fake = FakeMCP3xxx(bits=12)
+def mcp_with_read_hook(hook, **fake_kwargs):
+    """An MCP3208 source at 100 Hz whose every read first calls hook(n, clock), n counting from 1."""
+    fake = FakeMCP3xxx(bits=12, **fake_kwargs)
     clock = FakeClock()
     src = MCP3xxxSource("mcp3208", channels=(0,), fs=100, block_s=0.5, clock=clock, sleep=clock.sleep)
-    real_read = src.read_once
-    calls = {"n": 0}
+    real_read, calls = src.read_once, itertools.count(1)
 
-    def slow_read():
-        calls["n"] += 1
-        if calls["n"] == 10:
-            clock.t += 0.115          # stalled past ten more deadlines
+    def read():
+        hook(next(calls), clock)
         return real_read()
 
-    src.read_once = slow_read
+    src.read_once = read
+    return fake, src
+
+
+def test_mcp_missed_deadlines_are_recorded_as_a_gap_not_hidden(mock_factory):
+    def stall(n, clock):
+        if n == 10:
+            clock.t += 0.115          # stalled past ten more deadlines
+
+    fake, src = mcp_with_read_hook(stall)
     block = next(iter(src))
     assert block.samples.shape == (50, 1)
     assert block.gap_samples == 10
@@ -172,20 +180,11 @@ def test_absent_spidev_is_a_clear_error(monkeypatch):
 
 
 def test_mcp_failed_transfers_are_held_and_counted_as_gaps(mock_factory):
-    from sensor.errors import TransferFailed
-    fake = FakeMCP3xxx(bits=12, signal=lambda ch, n: 1.0)
-    clock = FakeClock()
-    src = MCP3xxxSource("mcp3208", channels=(0,), fs=100, block_s=0.5, clock=clock, sleep=clock.sleep)
-    real_read = src.read_once
-    calls = {"n": 0}
-
-    def flaky():
-        calls["n"] += 1
-        if calls["n"] % 10 == 0:
+    def flaky(n, clock):
+        if n % 10 == 0:
             raise TransferFailed("SPI transfer failed: [Errno 5] Input/output error")
-        return real_read()
 
-    src.read_once = flaky
+    fake, src = mcp_with_read_hook(flaky, signal=lambda ch, n: 1.0)
     block = next(iter(src))
     assert block.gap_samples == 5 and src.failed_transfers == 5
     assert np.allclose(block.samples, 1.0, atol=0.001)      # held at the last good value, time kept

@@ -1,7 +1,6 @@
 """Property-based: strange URLs never give a 500, strange recordings never a traceback."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
