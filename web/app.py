@@ -292,10 +292,11 @@ def status_of(store: Store | None, cfg: Config) -> dict:
     out["nights"] = store.conn.execute("SELECT count(*) FROM nights").fetchone()[0]
     if daemon:
         age = now - daemon.get("flushed_utc", 0)
-        out["alive"] = age < ALIVE_S and not daemon.get("stopped")
-        if daemon.get("stopped"):
-            out["daemon"] = "stopped" + (" (its recording ended)" if daemon.get("source", "").startswith("recording")
-                                         else "")
+        stopped = bool(daemon.get("stopped"))
+        out["alive"] = age < ALIVE_S and not stopped
+        if stopped:
+            ended = daemon.get("source", "").startswith("recording")
+            out["daemon"] = "stopped" + (" (its recording ended)" if ended else "")
         else:
             out["daemon"] = "running" if out["alive"] else f"silent for {int(age // 60)} min"
         out["last_sample"] = dt.datetime.fromtimestamp(daemon["last_sample_utc"]).astimezone().isoformat(
