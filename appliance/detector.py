@@ -31,6 +31,10 @@ The signal chain, and why each step:
    not stretched into half a second. Then one frame more at the start: a frame
    difference is the change from the frame before, so that frame moved too.
 
+In a shared bed (`shared_bed`), each movement also gets its fast force (appliance.
+fastband, about 3-10 Hz) over that band's resting level: a partner's movement
+comes through the mattress as slow sway, the sleeper's own legs bring fast force.
+
 A second, slower measure, the RMS of the differences over 1.1 s against the 25th
 percentile of per-second medians over 90 s, marks each second as still or not for
 bed tracking and health (Tick); it is what the bed tracker was built on.
@@ -49,6 +53,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from appliance.config import DetectionConfig
+from appliance.fastband import FastBand
 
 FRAME_S = 0.1
 FRAMES_PER_TICK = 10       # a 'tick' is 10 frames, about a second
@@ -77,6 +82,7 @@ class Segment:
     offset: int
     peak: float      # peak sustained activity / resting level
     body: float = 0.0   # median sustained activity inside the movement / resting level
+    fast: float | None = None   # mean fast force inside / its resting level (shared bed only)
 
 
 @dataclass
@@ -173,6 +179,13 @@ class ChannelDetector:
         self._quiet_run = 0
         self._onset_rest = 0.0
         self._frame_no = 0                     # next envelope frame to classify
+        # fast force, for a shared bed
+        self._fast = FastBand(self.fs, self.h) if self.cfg.shared_bed else None
+        self._fast_buf = np.empty(0)           # per-frame fast force
+        self._fast_start = 0                   # frame number of _fast_buf[0]
+        self._fast_means = np.empty(0)         # recent per-tick means of it, for its resting level
+        self._fast_rest = 0.0                  # the last tick's resting fast force
+        self._onset_fast_rest = 0.0
         self.segments: list[Segment] = []
         self.ticks: list[Tick] = []
 
@@ -192,6 +205,8 @@ class ChannelDetector:
         if self._pending:
             self._process(np.concatenate(self._pending))
             self._pending, self._pending_n = [], 0
+        if self._fast is not None:
+            self._fast_buf = np.concatenate([self._fast_buf, self._fast.flush()])
         act = np.abs(self._slope.flush())
         self._act_buf = np.concatenate([self._act_buf, act])
         self._sus_buf = np.concatenate([self._sus_buf, self._sus_win.push(act), self._sus_win.flush()])
@@ -212,6 +227,8 @@ class ChannelDetector:
 
     # -- the chain -------------------------------------------------------
     def _process(self, x: np.ndarray) -> None:
+        if self._fast is not None:
+            self._fast_buf = np.concatenate([self._fast_buf, self._fast.push(x)])
         x = np.concatenate([self._tail, x])
         nf = len(x) // self.h
         self._tail = x[nf * self.h:]
@@ -249,6 +266,10 @@ class ChannelDetector:
             self._act_buf = self._act_buf[drop:]
             self._sus_buf = self._sus_buf[drop:]
             self._sus_start += drop
+        drop = keep_from - self._fast_start
+        if drop > 0 and self._fast is not None:
+            self._fast_buf = self._fast_buf[drop:]
+            self._fast_start += drop
 
     def _take_envelope(self, env: np.ndarray, final: bool = False) -> None:
         """Take whole ticks: movements from sustained activity, stillness from the envelope.
@@ -257,7 +278,10 @@ class ChannelDetector:
         """
         self._env = np.concatenate([self._env, env])
         at = self._frame_no - self._sus_start
-        nt = min(len(self._env), len(self._sus_buf) - at) // FRAMES_PER_TICK
+        ready = min(len(self._env), len(self._sus_buf) - at)
+        if self._fast is not None:
+            ready = min(ready, len(self._fast_buf) - (self._frame_no - self._fast_start))
+        nt = ready // FRAMES_PER_TICK
         if nt:
             m = nt * FRAMES_PER_TICK
             e = self._env[:m].reshape(nt, FRAMES_PER_TICK)
@@ -270,7 +294,8 @@ class ChannelDetector:
             sus_rest, self._sus_peaks = self._rest_levels(self._sus_peaks, su.max(axis=1), SUS_REST_PERCENTILE,
                                                          self.rest_ticks)
             self._sus_rest = float(sus_rest[-1])
-            self._hysteresis((su / sus_rest[:, None]).ravel(), np.repeat(sus_rest, FRAMES_PER_TICK))
+            fast_rest = self._fast_rest_levels(nt)
+            self._hysteresis((su / sus_rest[:, None]).ravel(), np.repeat(sus_rest, FRAMES_PER_TICK), fast_rest)
             still = e / rest[:, None]
             above, below = still > STILL_ABOVE, still < STILL_BELOW
             first = self._ticks_done
@@ -283,8 +308,18 @@ class ChannelDetector:
             at = self._frame_no - self._sus_start
             su = self._sus_buf[at:at + len(self._env)]
             rest = self._sus_rest if self.ticks else max(float(su.min()), np.finfo(float).tiny)
-            self._hysteresis(su / rest, np.full(len(su), rest))
+            self._hysteresis(su / rest, np.full(len(su), rest), np.full(len(su), self._fast_rest))
             self._env = self._env[:0]
+
+    def _fast_rest_levels(self, nt: int) -> np.ndarray:
+        """The fast force's resting level at each frame of the next `nt` ticks (zeros if not measured)."""
+        if self._fast is None:
+            return np.zeros(nt * FRAMES_PER_TICK)
+        at = self._frame_no - self._fast_start
+        means = self._fast_buf[at:at + nt * FRAMES_PER_TICK].reshape(nt, FRAMES_PER_TICK).mean(axis=1)
+        rest, self._fast_means = self._rest_levels(self._fast_means, means, SUS_REST_PERCENTILE, self.rest_ticks)
+        self._fast_rest = float(rest[-1])
+        return np.repeat(rest, FRAMES_PER_TICK)
 
     def _rest_levels(self, past: np.ndarray, levels: np.ndarray, pct: float, w: int) -> tuple[np.ndarray, np.ndarray]:
         """For each new tick, a percentile of the per-tick levels of up to `w` ticks before it.
@@ -307,7 +342,7 @@ class ChannelDetector:
             out[k:] = np.partition(views, r, axis=1)[:, r]
         return np.where(out > 0, out, np.finfo(float).tiny), hist[-w:]
 
-    def _hysteresis(self, ratio: np.ndarray, rest: np.ndarray) -> None:
+    def _hysteresis(self, ratio: np.ndarray, rest: np.ndarray, fast_rest: np.ndarray) -> None:
         """Onsets above the onset margin; offsets at the start of `quiet_frames` under the offset one."""
         above = ratio > 1.0 + self.cfg.onset_margin
         below = ratio < 1.0 + self.cfg.offset_margin
@@ -327,6 +362,7 @@ class ChannelDetector:
                 i = int(onsets[k])
                 self._in_event, self._onset, self._peak = True, self._frame_no + i, 0.0
                 self._onset_rest = float(rest[i])
+                self._onset_fast_rest = float(fast_rest[i])
             k = np.searchsorted(ends, i)
             if k == len(ends):
                 self._peak = max(self._peak, float(ratio[i:].max()))
@@ -342,7 +378,7 @@ class ChannelDetector:
         onset, offset = self._trim(self._backtrack(self._onset), max(offset, self._onset + 1))
         # a frame difference is the change from the frame before: that frame moved too
         onset = max(onset - 1, 0)
-        self.segments.append(Segment(onset, offset, self._peak, self._body(onset, offset)))
+        self.segments.append(Segment(onset, offset, self._peak, self._body(onset, offset), self._fast_of(onset, offset)))
         self._in_event = False
 
     def _backtrack(self, onset: int) -> int:
@@ -374,6 +410,13 @@ class ChannelDetector:
         a = min(int(np.searchsorted(cum, edge, side="right")), EDGE_FRAMES)
         b = max(int(np.searchsorted(cum, cum[-1] - edge, side="left")) + 1, len(e) - EDGE_FRAMES)
         return onset + min(a, b - 1), onset + max(b, a + 1)
+
+    def _fast_of(self, onset: int, offset: int) -> float | None:
+        """The mean fast force inside a movement over its resting level, if measured."""
+        if self._fast is None or self._onset_fast_rest <= 0:
+            return None
+        inside = self._fast_buf[max(onset - self._fast_start, 0):max(offset - self._fast_start, 0)]
+        return float(inside.mean()) / self._onset_fast_rest if len(inside) else None
 
     def _body(self, onset: int, offset: int) -> float:
         """The median sustained activity inside a movement over the resting level."""

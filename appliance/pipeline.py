@@ -17,7 +17,7 @@ import numpy as np
 from appliance.config import Config
 from appliance.detector import ChannelDetector, Tick
 from appliance.occupancy import BedTracker, QuietState
-from appliance.scoring import Movement, classify, in_any, join_large, merge_channels
+from appliance.scoring import Movement, Stretch, classify, in_any, join_large, merge_channels
 
 FLAT_MARGIN_S = 1.0
 BED_CHANGE_MARGIN_S = 2.0
@@ -67,7 +67,7 @@ class StreamDetector:
         # bed (movements need a body) rather than hold everything until they get up
         self.provisional_after_s = provisional_after_s
         self.health = Health()
-        self._pool: list[tuple] = []   # (onset, offset, peak, body, channel)
+        self._pool: list[Stretch] = []   # each channel's activity, not yet scored
         self._held: list[Movement] = []
         self._flat_ticks: list[int] = []
         self._recent_quiet: deque = deque(maxlen=60)
@@ -108,28 +108,28 @@ class StreamDetector:
     def _collect(self, final: bool) -> Events:
         self._take_ticks()
         for c, det in enumerate(self.chans):
-            self._pool.extend((s.onset * self.frame_s, s.offset * self.frame_s, s.peak, s.body, c)
+            self._pool.extend(Stretch(s.onset * self.frame_s, s.offset * self.frame_s, 1 << c, s.peak, s.body, s.fast)
                               for s in det.segments)
             del det.segments[:]
         det_cfg = self.cfg.detection
         joins = max(det_cfg.merge_gap_s, det_cfg.large_pause_s)   # how close a later piece may still join
         safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - joins
-        self._pool.sort()
-        ready = [p for p in self._pool if p[1] < safe]
+        self._pool.sort(key=lambda p: (p.onset, p.offset, p.channels))
+        ready = [p for p in self._pool if p.offset < safe]
         if ready and not final:
             # a group is ready only if nothing still pending could join it
             cut = len(ready)
-            ends = list(accumulate((r[1] for r in ready), max))   # the latest offset up to each
-            while cut and any(q[0] - ends[cut - 1] < joins for q in self._pool[cut:]):
+            ends = list(accumulate((r.offset for r in ready), max))   # the latest offset up to each
+            while cut and any(q.onset - ends[cut - 1] < joins for q in self._pool[cut:]):
                 cut -= 1
             ready = ready[:cut]
         self._pool = self._pool[len(ready):]
-        per_channel = [[(a, b, p, k) for a, b, p, k, c in ready if c == ch] for ch in range(self.n_channels)]
+        per_channel = [[s for s in ready if s.channels == 1 << ch] for ch in range(self.n_channels)]
         merged = merge_channels(per_channel, det_cfg.merge_gap_s)
-        for a, b, mask, peak, body in join_large(merged, det_cfg.large_pause_s, det_cfg):
-            kind = classify(a, b, mask, det_cfg, body)
+        for s in join_large(merged, det_cfg.large_pause_s, det_cfg):
+            kind = classify(s.onset, s.offset, s.channels, det_cfg, s.body, s.fast)
             if kind is not None:
-                self._held.append(Movement(a, b, kind, mask, peak))
+                self._held.append(Movement(s.onset, s.offset, kind, s.channels, s.peak))
         return self._release(final)
 
     def _safe_s(self, det: ChannelDetector) -> float:

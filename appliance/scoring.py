@@ -53,63 +53,78 @@ class Series:
                 "count": self.count, "mean_imi_s": round(self.mean_imi_s, 1)}
 
 
-def merge_channels(per_channel: list[list[tuple]], gap_s: float) -> list[tuple]:
+@dataclass
+class Stretch:
+    """A stretch of activity in seconds, on one channel or merged across channels, before scoring."""
+
+    onset: float
+    offset: float
+    channels: int = 1            # bit mask of the channels that saw it
+    peak: float = 0.0            # peak sustained activity / resting level
+    body: float = 0.0            # median sustained activity inside / resting level
+    fast: float | None = None    # mean fast force inside / its resting level (measured in a shared bed)
+
+    def joined(self, other: "Stretch") -> "Stretch":
+        """The two as one stretch: from the first onset to the last offset, the stronger measures."""
+        fast = None if self.fast is None and other.fast is None else max(self.fast or 0.0, other.fast or 0.0)
+        return Stretch(min(self.onset, other.onset), max(self.offset, other.offset), self.channels | other.channels,
+                       max(self.peak, other.peak), max(self.body, other.body), fast)
+
+
+def merge_channels(per_channel: list[list[Stretch]], gap_s: float) -> list[Stretch]:
     """Movements from two channels that overlap or lie closer than `gap_s` are one.
 
-    Takes (onset, offset, peak, body) per channel; returns (onset, offset, channel
-    mask, peak, body) sorted by onset, peak and body the larger of the merged.
+    Returns the stretches of all channels sorted by onset, merged where they touch.
     """
-    items = sorted((a, b, 1 << c, p, k) for c, segs in enumerate(per_channel) for a, b, p, k in segs)
-    merged: list[list] = []
-    for a, b, mask, p, k in items:
-        if len(per_channel) > 1 and merged and a - merged[-1][1] < gap_s:
-            last = merged[-1]
-            last[1] = max(last[1], b)
-            last[2] |= mask
-            last[3] = max(last[3], p)
-            last[4] = max(last[4], k)
+    items = sorted((s for segs in per_channel for s in segs), key=lambda s: (s.onset, s.offset))
+    merged: list[Stretch] = []
+    for s in items:
+        if len(per_channel) > 1 and merged and s.onset - merged[-1].offset < gap_s:
+            merged[-1] = merged[-1].joined(s)
         else:
-            merged.append([a, b, mask, p, k])
-    return [tuple(m) for m in merged]
+            merged.append(s)
+    return merged
 
 
-def join_large(items: list[tuple], pause_s: float, cfg: DetectionConfig) -> list[tuple]:
+def join_large(items: list[Stretch], pause_s: float, cfg: DetectionConfig) -> list[Stretch]:
     """Pieces of activity with pauses under `pause_s` between them that together last longer
     than a leg movement can are one large movement.
 
     Turning over stops and starts: a pause of a second leaves the body half turned,
     and a scorer watching calls the whole one body movement, not a run of kicks.
-    Takes and returns merge_channels' (onset, offset, mask, peak, body), sorted.
+    Takes and returns merge_channels' stretches, sorted.
     """
-    out: list[tuple] = []
-    run: list[tuple] = []
+    out: list[Stretch] = []
+    run: list[Stretch] = []
     end = 0.0
     for item in items + [None]:
-        if run and (item is None or item[0] - end >= pause_s):
+        if run and (item is None or item.onset - end >= pause_s):
             out.extend(_as_one_if_large(run, cfg))
             run = []
         if item is not None:
-            end = max(end, item[1]) if run else item[1]
+            end = max(end, item.offset) if run else item.offset
             run.append(item)
     return out
 
 
-def _as_one_if_large(run: list[tuple], cfg: DetectionConfig) -> list[tuple]:
+def _as_one_if_large(run: list[Stretch], cfg: DetectionConfig) -> list[Stretch]:
     if len(run) == 1:
         return run
-    mask = 0
-    for r in run:
-        mask |= r[2]
-    joined = (run[0][0], max(r[1] for r in run), mask, max(r[3] for r in run), max(r[4] for r in run))
-    return [joined] if classify(joined[0], joined[1], mask, cfg) == "large" else run
+    joined = run[0]
+    for s in run[1:]:
+        joined = joined.joined(s)
+    return [joined] if classify(joined.onset, joined.offset, joined.channels, cfg) == "large" else run
 
 
-def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body: float | None = None) -> str | None:
+def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body: float | None = None,
+             fast: float | None = None) -> str | None:
     """'lm', 'large', or None for activity that is too short, or not sustained, to score.
 
     `body` is the median sustained activity inside the stretch over the resting
     level: a leg moving keeps it high throughout; a stretch that only a burst at
-    one end lifted over the onset margin does not.
+    one end lifted over the onset margin does not. `fast` is its fast force over
+    that band's resting level: in a shared bed, a movement without it came through
+    the mattress from the other side.
     """
     dur = offset - onset
     combined = bin(mask).count("1") > 1
@@ -119,6 +134,8 @@ def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body:
     if dur > longest:
         return "large"
     if body is not None and body < cfg.min_sustained:
+        return None
+    if cfg.shared_bed and fast is not None and fast < cfg.min_fast:
         return None
     return "lm"
 

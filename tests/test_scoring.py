@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.config import DetectionConfig, SeriesConfig
-from appliance.scoring import (Movement, classify, find_series, intervals, join_large, merge_channels,
+from appliance.scoring import (Movement, Stretch, classify, find_series, intervals, join_large, merge_channels,
                                periodicity_index, summarise)
 
 
@@ -67,22 +67,39 @@ def test_activity_that_is_not_sustained_is_not_a_leg_movement():
 
 
 def test_two_channels_merge_when_overlapping_or_under_half_a_second_apart():
-    merged = merge_channels([[(10, 12, 5, 3)], [(11, 13, 6, 4)]], 0.5)
-    assert merged == [(10, 13, 0b11, 6, 4)]
-    merged = merge_channels([[(10, 12, 5, 3)], [(12.4, 13, 6, 4)]], 0.5)
-    assert merged == [(10, 13, 0b11, 6, 4)]
-    merged = merge_channels([[(10, 12, 5, 3)], [(12.6, 13, 6, 4)]], 0.5)
+    def on(channel, a, b, peak, body):
+        return Stretch(a, b, 1 << channel, peak, body)
+    merged = merge_channels([[on(0, 10, 12, 5, 3)], [on(1, 11, 13, 6, 4)]], 0.5)
+    assert merged == [Stretch(10, 13, 0b11, 6, 4)]
+    merged = merge_channels([[on(0, 10, 12, 5, 3)], [on(1, 12.4, 13, 6, 4)]], 0.5)
+    assert merged == [Stretch(10, 13, 0b11, 6, 4)]
+    merged = merge_channels([[on(0, 10, 12, 5, 3)], [on(1, 12.6, 13, 6, 4)]], 0.5)
     assert len(merged) == 2
 
 
 def test_pieces_with_short_pauses_that_outlast_a_leg_movement_are_one_large_movement():
     cfg = DetectionConfig()       # pauses under 3 s join; over 10 s is large
-    turn = [(100, 104, 1, 30, 9), (105.5, 109, 1, 40, 9), (111, 113, 1, 20, 5)]
-    assert join_large(turn, cfg.large_pause_s, cfg) == [(100, 113, 1, 40, 9)]
-    kicks = [(100, 102, 1, 8, 4), (103.5, 105, 1, 9, 4)]         # close, but five seconds in all
+    turn = [Stretch(100, 104, 1, 30, 9), Stretch(105.5, 109, 1, 40, 9), Stretch(111, 113, 1, 20, 5)]
+    assert join_large(turn, cfg.large_pause_s, cfg) == [Stretch(100, 113, 1, 40, 9)]
+    kicks = [Stretch(100, 102, 1, 8, 4), Stretch(103.5, 105, 1, 9, 4)]         # close, but five seconds in all
     assert join_large(kicks, cfg.large_pause_s, cfg) == kicks
-    apart = [(100, 104, 1, 8, 4), (107.5, 112, 1, 9, 4)]         # a pause of 3.5 s: two movements
+    apart = [Stretch(100, 104, 1, 8, 4), Stretch(107.5, 112, 1, 9, 4)]         # a pause of 3.5 s: two movements
     assert join_large(apart, cfg.large_pause_s, cfg) == apart
+
+
+def test_in_a_shared_bed_a_movement_without_fast_force_is_not_a_leg_movement():
+    shared = DetectionConfig(shared_bed=True)            # min_fast 3: three times the heart's fast force
+    assert classify(0, 2.0, 1, shared, body=4.0, fast=1.6) is None     # slow sway through the mattress
+    assert classify(0, 2.0, 1, shared, body=4.0, fast=8.0) == "lm"
+    assert classify(0, 20.0, 1, shared, body=4.0, fast=1.6) == "large"  # turning over is large whoever it is
+    alone = DetectionConfig()
+    assert classify(0, 2.0, 1, alone, body=4.0, fast=1.6) == "lm"      # sleeping alone: every movement is his
+
+
+def test_a_merged_stretch_keeps_the_stronger_fast_force():
+    merged = merge_channels([[Stretch(10, 12, 1, 5, 3, 1.2)], [Stretch(11, 13, 2, 6, 4, 7.0)]], 0.5)
+    assert merged[0].fast == 7.0
+    assert Stretch(0, 1).joined(Stretch(1, 2)).fast is None    # not measured on either
 
 
 def test_periodicity_index_counts_runs_of_three_or_more():
