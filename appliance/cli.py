@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "The same detector as the daemon.")
     a.add_argument("recording", help="a .npz, .csv or .edf recording")
     a.add_argument("--json", action="store_true", help="print one JSON object (the documented contract)")
-    a.add_argument("--config", help="a kickwatch.toml for the rule bounds")
+    a.add_argument("--config", help="a kickwatch.toml for the rules and detection settings")
+    a.add_argument("--shared-bed", action="store_true",
+                   help="someone else slept in the bed: leave out movements that came through the mattress "
+                        "(as [detection] shared_bed = true)")
     a.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser("simulate", help="simulate a night on a strip, with its ground truth",
@@ -158,8 +161,12 @@ def cmd_analyze(args) -> int:
     from sensor.recording import read_recording
 
     cfg = _load_config(args.config)
+    if args.shared_bed:
+        cfg.detection.shared_bed = True
     rec = read_recording(args.recording)
     result = analyze_signal(rec.signal, rec.fs, cfg)
+    if cfg.detection.shared_bed:
+        result.extra["shared_bed"] = True
     if rec.start is not None:
         result.extra["start"] = rec.start.isoformat()
     _print_night(result.as_dict(), args.json, title=args.recording)

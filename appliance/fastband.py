@@ -9,13 +9,16 @@ the detector asks for that evidence (`detection.shared_bed`).
 The chain, all on samples, every output value a sum over the same input samples
 in the same order however the stream is cut into blocks:
 
-1. median of three samples: a single-sample glitch is gone;
-2. boxcars of 1/50 s and 1/60 s (rounded to whole samples): mains hum, 50 or 60 Hz
-   (or its alias below a low sample rate), falls in their nulls;
-3. a 0.04 s boxcar less a 0.2 s boxcar centred on it: a band-pass of roughly 3-10 Hz
+1. boxcars of 1/50 s and 1/60 s (rounded to whole samples): mains hum, 50 or 60 Hz
+   (or its alias below a low sample rate), falls in their nulls. All linear: a
+   median here would beat hum near a third of the sample rate down into the band;
+2. a 0.04 s boxcar less a 0.2 s boxcar centred on it: a band-pass of roughly 3-10 Hz
    (at 2 Hz it passes 6 % of the power it passes at 6 Hz);
-4. per frame (the detector's h samples), the mean square. The scale is arbitrary:
+3. per frame (the detector's h samples), the mean square. The scale is arbitrary:
    only ratios to the same signal's resting level are used.
+
+It never finds a movement, only vouches for one the detector found: a glitch
+under a partner's movement could let it pass, a glitch alone does nothing.
 """
 from __future__ import annotations
 
@@ -34,11 +37,6 @@ def _box_sums(x: np.ndarray, n: int, step: int = 1) -> np.ndarray:
     return out
 
 
-def _median3(x: np.ndarray) -> np.ndarray:
-    a, b, c = x[:-2], x[1:-1], x[2:]
-    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
-
-
 class FastBand:
     """Feeds on samples; gives the fast-force power of each whole frame, centred on it."""
 
@@ -46,7 +44,7 @@ class FastBand:
         self.frame = frame
         self.hum = (max(1, round(fs / 50)), max(1, round(fs / 60)))
         self.short = max(1, round(fs * SHORT_S))
-        self.width = 3 + sum(self.hum) - 2 + LONG_PARTS * self.short - 1   # samples under one output
+        self.width = sum(self.hum) + LONG_PARTS * self.short - 2    # samples under one output
         self.lead = self.width // 2             # samples before the one an output is centred on
         self._buf = np.empty(0)
         self._started = False
@@ -75,7 +73,7 @@ class FastBand:
         return out
 
     def _band(self, x: np.ndarray) -> np.ndarray:
-        s = _median3(x)
+        s = x
         for n in self.hum:
             s = _box_sums(s, n)
         short = _box_sums(s, self.short)

@@ -194,3 +194,40 @@ def test_deep_breathing_is_not_movement():
     rate = 0.25 + 0.1 * np.sin(2 * np.pi * t / 120)   # breathing speeds up and slows down
     x = sleeper(600) + 4.0 * np.sin(2 * np.pi * np.cumsum(rate) / FS)
     assert movements(x) == []
+
+
+def add_sway(x, start_s, dur_s, rms, corner_hz=2.0, fs=FS, seed=5):
+    """A partner's movement as it reaches this strip: through the mattress, low-passed."""
+    moved = add_burst(np.zeros_like(x), start_s, dur_s, rms=1.0, fs=fs, seed=seed)
+    f = np.fft.rfftfreq(len(x), 1 / fs)
+    moved = np.fft.irfft(np.fft.rfft(moved) / (1 + 1j * f / corner_hz) ** 2, len(x))
+    i, j = int(start_s * fs), int((start_s + dur_s) * fs)
+    return x + moved * rms / moved[i:j].std()
+
+
+def shared_bed() -> Config:
+    cfg = Config()
+    cfg.detection.shared_bed = True
+    return cfg
+
+
+def test_in_a_shared_bed_sway_from_the_other_side_is_not_a_leg_movement():
+    x = add_sway(sleeper(400), 200, 2.5, rms=3 * heartbeat_rms())
+    assert [k for _, _, k in movements(x)] == ["lm"]            # sleeping alone, it would be his
+    assert movements(x, cfg=shared_bed()) == []
+
+
+@pytest.mark.parametrize("times", [3.0, 5.0])
+def test_in_a_shared_bed_the_sleepers_own_kick_still_counts(times):
+    x = add_burst(sleeper(400), 200, 1.5, rms=times * heartbeat_rms())
+    x = add_sway(x, 300, 2.5, rms=3 * heartbeat_rms())
+    assert movements(x, cfg=shared_bed()) == movements(add_burst(sleeper(400), 200, 1.5, rms=times * heartbeat_rms()))
+
+
+@pytest.mark.parametrize("block", [1, 997])
+def test_in_a_shared_bed_the_same_movements_whatever_the_block_size(block):
+    rec, _ = cached_night(1.0, 11, "partner")
+    whole = analyze_signal(rec.signal, rec.fs, shared_bed())
+    chunked = analyze_signal(rec.signal, rec.fs, shared_bed(), block=block)
+    assert [m.as_dict() for m in chunked.movements] == [m.as_dict() for m in whole.movements]
+    assert len(whole.movements) >= 5
