@@ -360,13 +360,16 @@ def cmd_calibrate(args) -> int:
     from appliance.doctor import calibrate
 
     cfg = load_config(args.config) if args.config else load_config()
-    report = calibrate(_source_opener(cfg, args.source, sim_hours=0.2), say=lambda m: print(m, flush=True))
+    report = calibrate(_source_opener(cfg, args.source, sim_hours=0.2), say=lambda m: print(m, flush=True),
+                       cfg=cfg.detection)
     hb = f"~{report['heart_bpm']}/min" if report["heart_bpm"] else "not seen"
     br = f"~{report['breaths_pm']}/min" if report["breaths_pm"] else "not seen"
-    print(f"heartbeat {hb}; breathing {br}; foot lifts seen {report['movements_seen']} of {report['movements_asked']}")
+    partner = report.get("partner_lifts_counted")
+    print(f"heartbeat {hb}; breathing {br}; foot lifts seen {report['movements_seen']} of {report['movements_asked']}"
+          + (f"; partner's lifts counted {partner} (should be 0)" if partner is not None else ""))
     for a in report["advice"]:
         print(f"  - {a}")
-    return 0 if report["heart_bpm"] and report["movements_seen"] >= report["movements_asked"] else 1
+    return 0 if report["heart_bpm"] and report["movements_seen"] >= report["movements_asked"] and not partner else 1
 
 
 def cmd_config(args) -> int:

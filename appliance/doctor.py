@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.config import Config
+from appliance.config import Config, DetectionConfig
 from appliance.detector import ChannelDetector
 from sensor.errors import SensorError
 from sensor.sources import HARDWARE
@@ -213,28 +213,38 @@ def _from_store(store) -> list[Check]:
 
 # -- calibrate -------------------------------------------------------------------------------
 def calibrate(open_source, say=print, pause=time.sleep, still_s: float = 30.0, lifts: int = 3,
-              lift_every_s: float = 10.0) -> dict:
-    """Lie still, then lift a foot `lifts` times when told; report what the strip saw."""
+              lift_every_s: float = 10.0, cfg: DetectionConfig | None = None) -> dict:
+    """Lie still, then lift a foot `lifts` times when told; report what the strip saw.
+
+    In a shared bed the partner then lifts a foot too: the placement is right when
+    the sleeper's lifts count and the partner's, felt only through the mattress, do not.
+    """
+    cfg = cfg or DetectionConfig()
     src = open_source()
     try:
         reader = Reader(src)
         say(f"Lie down on your back, legs where they are at night, and stay still for {still_s:.0f} seconds...")
         still = reader.read(still_s)[:, 0]
         rh = rhythms(still, src.fs)
-        det = ChannelDetector(src.fs)
+        det = ChannelDetector(src.fs, cfg)
         det.feed(still)
-        t0 = len(still) / src.fs
-        for i in range(lifts):
-            say(f"Now lift your foot a few centimetres and put it down ({i + 1} of {lifts}).")
-            pause(0)
-            chunk = reader.read(lift_every_s)[:, 0]
-            det.feed(chunk)
+        turns = [("Now lift your foot a few centimetres and put it down", len(still) / src.fs)]
+        if cfg.shared_bed:
+            turns.append(("Now you stay still, and your partner lifts a foot on their side",
+                          turns[0][1] + lifts * lift_every_s))
+        for words, _ in turns:
+            for i in range(lifts):
+                say(f"{words} ({i + 1} of {lifts}).")
+                pause(0)
+                det.feed(reader.read(lift_every_s)[:, 0])
         det.finish()
-        moves = [s for s in det.segments if s.onset * det.frame_s >= t0 - 0.5]
     finally:
         if hasattr(src, "close"):
             src.close()
-    seen = len(moves)
+    starts = [t for _, t in turns] + [float("inf")]
+    moved = [[s for s in det.segments if a - 0.5 <= s.onset * det.frame_s < b - 0.5] for a, b in zip(starts, starts[1:])]
+    counts = [[s for s in m if not cfg.shared_bed or (s.fast or 0.0) >= cfg.min_fast] for m in moved]
+    seen = len(counts[0])
     report = {"heart_bpm": rh["heart_bpm"], "breaths_pm": rh["breaths_pm"], "movements_seen": seen,
               "movements_asked": lifts, "advice": []}
     if rh["heart_bpm"] is None:
@@ -243,12 +253,21 @@ def calibrate(open_source, say=print, pause=time.sleep, still_s: float = 30.0, l
     if rh["breaths_pm"] is None:
         report["advice"].append("No breathing seen: normal under the legs with a piezo strip; a load strip should "
                                 "see it, so check that it carries weight.")
-    if seen < lifts:
+    if seen < lifts <= len(moved[0]):
+        report["advice"].append(f"Only {seen} of {lifts} foot lifts brought the quick force a shared bed asks for: "
+                                "lay the strip on a thin rigid board, right under the calves.")
+    elif seen < lifts:
         report["advice"].append(f"Only {seen} of {lifts} foot lifts were seen: move the strip under the legs of "
                                 "the sleeper being watched, or raise the gain.")
     elif seen > lifts + 1:
         report["advice"].append(f"{seen} movements for {lifts} lifts: the signal is noisy; check the cable "
                                 "(away from mains leads) and the strip's connector.")
+    if cfg.shared_bed:
+        report["partner_lifts_counted"] = len(counts[1])
+        if counts[1]:
+            report["advice"].append(f"{len(counts[1])} of your partner's {lifts} foot lifts counted as yours: move the "
+                                    "strip away from the middle of the bed, under your own calves.")
     if not report["advice"]:
-        report["advice"].append("Placement looks good: heartbeat and every foot lift were seen.")
+        report["advice"].append("Placement looks good: heartbeat and every foot lift were seen"
+                                + (", and none of your partner's counted." if cfg.shared_bed else "."))
     return report

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.config import Config
+from appliance.config import Config, DetectionConfig
 from appliance.doctor import Check, calibrate, doctor
 from sensor.errors import SPIDeviceAbsent
 from sensor.mcp3xxx import MCP3xxxSource
@@ -11,7 +11,7 @@ from sensor.recording import Recording
 from sensor.replay import ReplaySource
 from tests.fakes import FakeMCP3xxx
 from tests.test_adcs import FakeClock
-from tests.test_detector import add_burst, sleeper
+from tests.test_detector import add_burst, add_sway, heartbeat_rms, sleeper
 
 FS = 100.0
 
@@ -95,3 +95,32 @@ def test_calibrate_far_from_the_body_says_move_the_strip():
     report = calibrate(lift_session(kicks=False, body=False), say=lambda m: None, pause=lambda s: None)
     assert report["heart_bpm"] is None and report["movements_seen"] == 0
     assert any("move the strip" in a for a in report["advice"])
+
+
+def shared_session(partner_through_mattress=True, fs=250.0):
+    """The sleeper lifts a foot three times, then the partner does, on their side."""
+    x = sleeper(90, fs=fs, seed=5)
+    for k in range(3):
+        x = add_burst(x, 33 + 10 * k, 1.5, rms=8, fs=fs, seed=k)
+        if partner_through_mattress:
+            x = add_sway(x, 63 + 10 * k, 2.0, rms=3 * heartbeat_rms(), fs=fs, seed=10 + k)
+        else:      # the strip reaches under the partner's legs too
+            x = add_burst(x, 63 + 10 * k, 1.5, rms=8, fs=fs, seed=10 + k)
+    return lambda: ReplaySource(Recording(fs, x[:, None]), speed="max")
+
+
+def shared() -> DetectionConfig:
+    return DetectionConfig(shared_bed=True)
+
+
+def test_calibrate_in_a_shared_bed_counts_the_sleepers_lifts_and_not_the_partners():
+    report = calibrate(shared_session(), say=lambda m: None, pause=lambda s: None, cfg=shared())
+    assert report["movements_seen"] == 3 and report["partner_lifts_counted"] == 0
+    assert "none of your partner's counted" in report["advice"][0]
+
+
+def test_calibrate_in_a_shared_bed_says_move_the_strip_when_the_partners_lifts_count():
+    report = calibrate(shared_session(partner_through_mattress=False), say=lambda m: None, pause=lambda s: None,
+                       cfg=shared())
+    assert report["partner_lifts_counted"] == 3
+    assert any("away from the middle" in a for a in report["advice"])
