@@ -47,6 +47,15 @@ def test_timeline_has_one_tick_per_movement(client, env):
     assert len(re.findall(r'class="tick lm periodic"', html)) == last["summary"]["plm_count"]
 
 
+def test_the_partners_card_says_how_the_bed_is_set_up(client, env):
+    _, cfg, _, d = env
+    assert "Set up for one sleeper" in client.get("/").get_data(as_text=True)
+    shared = web_config(d)
+    shared.detection.shared_bed = True
+    html = create_app(d / "k.db", shared, testing=True).test_client().get("/").get_data(as_text=True)
+    assert "Set up for a shared bed" in html and "one sleeper" not in html
+
+
 def test_nights_list_and_trend(client):
     html = client.get("/nights").get_data(as_text=True)
     assert html.count('href="/night/') >= 3 and 'id="median"' in html

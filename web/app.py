@@ -112,11 +112,13 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
             st = status_of(s, cfg)
         if night is None:
             return render_template("status.html", st=st, first=True)
-        return render_template("night.html", n=present_night(night), st=st, latest=True)
+        return render_template("night.html", n=present_night(night), st=st, latest=True,
+                               shared_bed=cfg.detection.shared_bed)
 
     @app.get("/night/<date>")
     def night(date):
-        return render_template("night.html", n=present_night(night_or_404(date)), st=None, latest=False)
+        return render_template("night.html", n=present_night(night_or_404(date)), st=None, latest=False,
+                               shared_bed=cfg.detection.shared_bed)
 
     @app.get("/nights")
     def nights():
