@@ -32,6 +32,19 @@ def night_file(tmp_path_factory):
     return path
 
 
+def test_analyze_as_a_shared_bed_says_so_and_leaves_out_the_partners_sway(tmp_path):
+    rec, truth = cached_night(1.0, 11, "partner")
+    path = tmp_path / "partner.npz"
+    write_recording(path, rec)
+    alone = json.loads(kw("analyze", str(path), "--json").stdout)
+    r = kw("analyze", str(path), "--json", "--shared-bed")
+    assert r.returncode == 0, r.stderr
+    shared = json.loads(r.stdout)
+    assert shared["recording"]["shared_bed"] is True and "shared_bed" not in alone["recording"]
+    assert shared["summary"]["lm_count"] < alone["summary"]["lm_count"]
+    assert shared["summary"]["lm_count"] >= len(truth.lms) - 1     # the sleeper's own kicks stay
+
+
 def test_help_explains_each_command():
     out = kw("--help").stdout
     for cmd in ("analyze", "simulate", "run", "night", "config"):
