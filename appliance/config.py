@@ -66,7 +66,7 @@ class DetectionConfig:
     shared_bed: bool = setting(False, "someone else sleeps in this bed: count only movements that bring fast force "
                                       "to the strip, not the slow sway that comes through the mattress from the "
                                       "other side (a slow, gentle leg movement of the sleeper's may be missed too)")
-    min_fast: float = setting(3.5, "in a shared bed, a leg movement's fast force (3-10 Hz) is at least this many "
+    min_fast: float = setting(3.5, "in a shared bed, a leg movement's fast force (4-10 Hz) is at least this many "
                                    "times its resting level (what the sleeper's heart brings)", 1.0, 50.0)
     bed_confirm_s: float = setting(10.0, "quiet seconds needed to confirm getting in or out of bed", 3.0, 120.0)
 

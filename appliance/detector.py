@@ -32,7 +32,7 @@ The signal chain, and why each step:
    difference is the change from the frame before, so that frame moved too.
 
 In a shared bed (`shared_bed`), each movement also gets its fast force (appliance.
-fastband, about 3-10 Hz) over that band's resting level: a partner's movement
+fastband, about 4-10 Hz) over that band's resting level: a partner's movement
 comes through the mattress as slow sway, the sleeper's own legs bring fast force.
 
 A second, slower measure, the RMS of the differences over 1.1 s against the 25th

@@ -1,4 +1,4 @@
-"""How much fast force (about 3-10 Hz) each frame of a strip's signal holds.
+"""How much fast force (about 4-10 Hz) each frame of a strip's signal holds.
 
 Why: a mattress carries a load sideways as a slow sag and rocking, and its foam or
 springs damp fast motion. A partner's movement 60-90 cm away reaches this strip as
@@ -12,8 +12,9 @@ in the same order however the stream is cut into blocks:
 1. boxcars of 1/50 s and 1/60 s (rounded to whole samples): mains hum, 50 or 60 Hz
    (or its alias below a low sample rate), falls in their nulls. All linear: a
    median here would beat hum near a third of the sample rate down into the band;
-2. a 0.04 s boxcar less a 0.2 s boxcar centred on it: a band-pass of roughly 3-10 Hz
-   (at 2 Hz it passes 6 % of the power it passes at 6 Hz);
+2. a 0.04 s boxcar less a 0.2 s boxcar centred on it: a band-pass with half-power
+   points near 4 and 10 Hz (at 2 Hz it passes 4 % of the power it passes at 6 Hz,
+   at 1 Hz 0.4 %);
 3. per frame (the detector's h samples), the mean square. The scale is arbitrary:
    only ratios to the same signal's resting level are used.
 
