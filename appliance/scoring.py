@@ -7,7 +7,9 @@ the stored nights go through here, so a night reads the same either way.
 One addition to the written rules: turning over stops and starts, and a pause of
 a second or two inside it would, by the offset rule alone, cut it into "leg
 movements". Pieces with pauses under `large_pause_s` that together outlast a leg
-movement are one large movement (join_large).
+movement are one large movement (join_large). And in a shared bed (`shared_bed`),
+a movement without fast force at the strip came through the mattress from the
+partner's side and is not the sleeper's (classify).
 """
 from __future__ import annotations
 
