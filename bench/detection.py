@@ -48,6 +48,11 @@ def shared_bed() -> Config:
     return cfg
 
 
+def sleeper_moves(truth) -> list[tuple]:
+    """Every true movement of the sleeper's: leg movements and large ones."""
+    return [tuple(m) for m in truth.lms + truth.large]
+
+
 def partner_counted(lms: list[tuple], truth) -> list[tuple[float, bool]]:
     """Each partner movement's size, and whether kickwatch counted it as a leg movement of the sleeper's.
 
@@ -55,8 +60,7 @@ def partner_counted(lms: list[tuple], truth) -> list[tuple[float, bool]]:
     sleeper moved at the same time the LM is his, rightly counted, and not the
     partner's (partner_coincident says how often).
     """
-    sleeper = [tuple(m) for m in truth.lms + truth.large]
-    extra = [(a, b) for a, b in lms if not any(a < d and b > c for c, d in sleeper)]
+    extra = [(a, b) for a, b in lms if not any(a < d and b > c for c, d in sleeper_moves(truth))]
     return [(size, overlapping(extra, [ev]) > 0) for ev, size in zip(truth.partner, truth.partner_size)]
 
 
@@ -79,8 +83,7 @@ def score_night(profile: str, seed: int, hours: float, world: World | None = Non
     if truth.partner:
         row["partner_by_size"] = partner_counted(lms, truth)
         row["partner_counted"] = sum(counted for _, counted in row["partner_by_size"]) / len(truth.partner)
-        sleeper = [tuple(m) for m in truth.lms + truth.large]
-        row["partner_coincident"] = overlapping(sleeper, truth.partner) / len(truth.partner)
+        row["partner_coincident"] = overlapping(sleeper_moves(truth), truth.partner) / len(truth.partner)
     return row
 
 
