@@ -60,7 +60,8 @@ def partner_counted(lms: list[tuple], truth) -> list[tuple[float, bool]]:
     sleeper moved at the same time the LM is his, rightly counted, and not the
     partner's (partner_coincident says how often).
     """
-    extra = [(a, b) for a, b in lms if not any(a < d and b > c for c, d in sleeper_moves(truth))]
+    sleeper = sleeper_moves(truth)
+    extra = [(a, b) for a, b in lms if not any(a < d and b > c for c, d in sleeper)]
     return [(size, overlapping(extra, [ev]) > 0) for ev, size in zip(truth.partner, truth.partner_size)]
 
 
