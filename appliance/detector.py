@@ -163,7 +163,7 @@ class ChannelDetector:
         self._sus_win = _Window(SUS_HALF, SUS_HALF, _median_rows)
         self._act_buf = np.empty(0)              # activity: frame differences less the breathing slope
         self._sus_buf = np.empty(0)              # sustained activity (it lags the activity by SUS_HALF frames)
-        self._sus_start = 0                      # frame number of _act_buf[0] and _sus_buf[0]
+        self._sus_start = 0                      # frame number of _act_buf[0], _sus_buf[0] and _fast_buf[0]
         self._env = np.empty(0)                # envelope frames not yet in a whole tick
         self._values = np.empty(0)             # frame values waiting for their envelope (it lags)
         self._flat = np.empty(0, bool)
@@ -182,7 +182,6 @@ class ChannelDetector:
         # fast force, for a shared bed
         self._fast = FastBand(self.fs, self.h) if self.cfg.shared_bed else None
         self._fast_buf = np.empty(0)           # per-frame fast force
-        self._fast_start = 0                   # frame number of _fast_buf[0]
         self._fast_means = np.empty(0)         # recent per-tick means of it, for its resting level
         self._fast_rest = 0.0                  # the last tick's resting fast force
         self._onset_fast_rest = 0.0
@@ -265,11 +264,8 @@ class ChannelDetector:
         if drop > 0:
             self._act_buf = self._act_buf[drop:]
             self._sus_buf = self._sus_buf[drop:]
-            self._sus_start += drop
-        drop = keep_from - self._fast_start
-        if drop > 0 and self._fast is not None:
             self._fast_buf = self._fast_buf[drop:]
-            self._fast_start += drop
+            self._sus_start += drop
 
     def _take_envelope(self, env: np.ndarray, final: bool = False) -> None:
         """Take whole ticks: movements from sustained activity, stillness from the envelope.
@@ -280,7 +276,7 @@ class ChannelDetector:
         at = self._frame_no - self._sus_start
         ready = min(len(self._env), len(self._sus_buf) - at)
         if self._fast is not None:
-            ready = min(ready, len(self._fast_buf) - (self._frame_no - self._fast_start))
+            ready = min(ready, len(self._fast_buf) - at)
         nt = ready // FRAMES_PER_TICK
         if nt:
             m = nt * FRAMES_PER_TICK
@@ -315,7 +311,7 @@ class ChannelDetector:
         """The fast force's resting level at each frame of the next `nt` ticks (zeros if not measured)."""
         if self._fast is None:
             return np.zeros(nt * FRAMES_PER_TICK)
-        at = self._frame_no - self._fast_start
+        at = self._frame_no - self._sus_start
         means = self._fast_buf[at:at + nt * FRAMES_PER_TICK].reshape(nt, FRAMES_PER_TICK).mean(axis=1)
         rest, self._fast_means = self._rest_levels(self._fast_means, means, SUS_REST_PERCENTILE, self.rest_ticks)
         self._fast_rest = float(rest[-1])
@@ -415,7 +411,7 @@ class ChannelDetector:
         """The mean fast force inside a movement over its resting level, if measured."""
         if self._fast is None or self._onset_fast_rest <= 0:
             return None
-        inside = self._fast_buf[max(onset - self._fast_start, 0):max(offset - self._fast_start, 0)]
+        inside = self._fast_buf[max(onset - self._sus_start, 0):max(offset - self._sus_start, 0)]
         return float(inside.mean()) / self._onset_fast_rest if len(inside) else None
 
     def _body(self, onset: int, offset: int) -> float:
