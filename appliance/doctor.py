@@ -18,6 +18,7 @@ import numpy as np
 
 from appliance.config import Config, DetectionConfig
 from appliance.detector import ChannelDetector
+from appliance.scoring import through_mattress
 from sensor.errors import SensorError
 from sensor.sources import HARDWARE
 
@@ -243,7 +244,7 @@ def calibrate(open_source, say=print, pause=time.sleep, still_s: float = 30.0, l
             src.close()
     starts = [t for _, t in turns] + [float("inf")]
     moved = [[s for s in det.segments if a - 0.5 <= s.onset * det.frame_s < b - 0.5] for a, b in zip(starts, starts[1:])]
-    counts = [[s for s in m if not cfg.shared_bed or (s.fast or 0.0) >= cfg.min_fast] for m in moved]
+    counts = [[s for s in m if not through_mattress(s.fast, cfg)] for m in moved]
     seen = len(counts[0])
     report = {"heart_bpm": rh["heart_bpm"], "breaths_pm": rh["breaths_pm"], "movements_seen": seen,
               "movements_asked": lifts, "advice": []}

@@ -137,9 +137,14 @@ def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body:
         return "large"
     if body is not None and body < cfg.min_sustained:
         return None
-    if cfg.shared_bed and fast is not None and fast < cfg.min_fast:
+    if through_mattress(fast, cfg):
         return None
     return "lm"
+
+
+def through_mattress(fast: float | None, cfg: DetectionConfig) -> bool:
+    """In a shared bed: a movement without fast force at the strip came from the partner's side."""
+    return cfg.shared_bed and fast is not None and fast < cfg.min_fast
 
 
 def in_any(t0: float, t1: float, periods: list[tuple[float, float]]) -> bool:
