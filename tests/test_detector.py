@@ -6,6 +6,7 @@ import pytest
 
 from appliance.analysis import analyze_signal
 from appliance.config import Config
+from sensor.simulator import _lowpass as mattress_lowpass
 from tests.conftest import cached_night
 
 FS = 250.0
@@ -198,9 +199,7 @@ def test_deep_breathing_is_not_movement():
 
 def add_sway(x, start_s, dur_s, rms, corner_hz=2.0, fs=FS, seed=5):
     """A partner's movement as it reaches this strip: through the mattress, low-passed."""
-    moved = add_burst(np.zeros_like(x), start_s, dur_s, rms=1.0, fs=fs, seed=seed)
-    f = np.fft.rfftfreq(len(x), 1 / fs)
-    moved = np.fft.irfft(np.fft.rfft(moved) / (1 + 1j * f / corner_hz) ** 2, len(x))
+    moved = mattress_lowpass(add_burst(np.zeros_like(x), start_s, dur_s, rms=1.0, fs=fs, seed=seed), fs, corner_hz)
     i, j = int(start_s * fs), int((start_s + dur_s) * fs)
     return x + moved * rms / moved[i:j].std()
 
