@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.nights import NightBook
 from appliance.occupancy import QuietState
@@ -195,7 +196,7 @@ class Daemon:
             self._say(f"sensor fault: {text}; trying again")
         self.store.set_state("sensor_fault", None if text is None else {"at": self._wall(), "error": text})
         if text is not None:
-            self.store.queue("insert", "health", {"ts_utc": self._wall(), "samples": 0, "status": "fault"})
+            self.store.queue("insert", "health", {"ts_utc": self._wall(), "samples": 0, "status": sensor_status.FAULT})
         try:
             self.store.flush()
         except (sqlite3.OperationalError, OSError):
@@ -224,13 +225,13 @@ class Daemon:
     def _queue_health(self, det: StreamDetector, book: NightBook) -> None:
         h = det.health
         if h.flat_now:
-            status = "flat"
+            status = sensor_status.FLAT
         elif h.samples and h.clipped_samples > 0.01 * h.samples:
-            status = "clipped"
+            status = sensor_status.CLIPPED
         elif h.busy_recent > NOISY_SHARE:
-            status = "noisy"    # a whole minute of activity: wild noise, or someone who cannot lie still
+            status = sensor_status.NOISY    # a whole minute of activity: wild noise, or someone who cannot lie still
         else:
-            status = "ok"
+            status = sensor_status.OK
         self.store.queue("insert", "health", {
             "ts_utc": book.origin_utc + det.end_s, "samples": h.samples, "gap_samples": h.gap_samples,
             "clipped_samples": h.clipped_samples, "flat_s": h.flat_ticks * det.tick_s, "rest": h.last_rest,

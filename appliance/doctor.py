@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from appliance import sensor_status
 from appliance.config import Config, DetectionConfig
 from appliance.detector import ChannelDetector
 from appliance.scoring import through_mattress
@@ -204,9 +205,8 @@ def _from_store(store) -> list[Check]:
     age = time.time() - daemon.get("last_sample_utc", 0)
     out = [Check("ADC", age < 180, f"the daemon read a sample {age:.0f} s ago" if age < 180 else
                  f"no sample for {age / 60:.0f} min: journalctl -u kickwatch")]
-    status = health.get("status", "unknown")
-    out.append(Check("signal", status == "ok", {"ok": "alive", "flat": "flat: the strip is unplugged",
-                                                "clipped": "clipping: lower the gain"}.get(status, status)))
+    status = health.get("status", sensor_status.UNKNOWN)
+    out.append(Check("signal", status == sensor_status.OK, sensor_status.words(status)))
     out.append(Check("bed", True, {"in": "someone is in bed", "out": "the bed is empty"}.get(daemon.get("in_bed"),
                                                                                           "not known yet")))
     return out

@@ -177,3 +177,41 @@ def test_the_pin_can_protect_viewing_too(env, tmp_path, monkeypatch):
     assert r.status_code == 302 and r.headers["Location"].endswith("/nights")
     assert c.get("/nights").status_code == 200
     assert c.post("/unlock?next=//evil.example", data={"pin": "2468", "csrf": token}).headers["Location"] == "/"
+
+
+def test_a_healthy_strip_is_shown_healthy_with_every_status_field(client):
+    st = client.get("/api/status").get_json()
+    assert st["sensor_status"] == "ok" and st["gaps"] == 0 and st["sensor"] == "signal present"
+    nulls = [k for k, v in st.items() if v is None and k != "last_sample_age_s"]
+    assert nulls == [], nulls
+    html = client.get("/status").get_data(as_text=True)
+    assert '<dd id="sensor" class="ok">signal present</dd>' in html
+
+
+def test_a_night_replayed_ahead_of_the_clock_has_no_negative_age(tmp_path):
+    import time
+
+    from appliance.store import Store
+    store = Store(tmp_path / "k.db")
+    store.set_state("daemon", {"source": "recording night.npz", "last_sample_utc": time.time() + 2698,
+                               "flushed_utc": time.time(), "in_bed": "out", "stopped": True})
+    store.flush()
+    store.close()
+    c = create_app(tmp_path / "k.db", Config(), testing=True).test_client()
+    st = c.get("/api/status").get_json()
+    assert st["last_sample_age_s"] is None and st["daemon"] == "stopped: the recording night.npz ended"
+    html = c.get("/status").get_data(as_text=True)
+    assert "s ago" not in html and "later than this clock" in html and "ended (recording" not in html
+
+
+def test_a_sensor_fault_is_named_in_the_status(tmp_path):
+    import time
+
+    from appliance.store import Store
+    store = Store(tmp_path / "k.db")
+    store.set_state("sensor_fault", {"at": time.time(), "error": "no answer from /dev/spidev0.0"})
+    store.queue("insert", "health", {"ts_utc": time.time(), "samples": 0, "gap_samples": 5, "status": "fault"})
+    store.flush()
+    store.close()
+    st = create_app(tmp_path / "k.db", Config(), testing=True).test_client().get("/api/status").get_json()
+    assert st["sensor_status"] == "fault" and st["gaps"] == 5 and "no answer" in st["sensor"]

@@ -23,6 +23,7 @@ from flask import Flask, Response, abort, jsonify, make_response, redirect, rend
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
+from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.nights import stored_night
 from appliance.store import Store, StoreError
@@ -268,7 +269,8 @@ def status_of(store: Store | None, cfg: Config) -> dict:
     """Is the daemon alive, when did the last sample come, how is the sensor, how full is the disk."""
     now = time.time()
     out = {"daemon": "no data yet", "alive": False, "last_sample": None, "last_sample_age_s": None,
-           "sensor": "unknown", "in_bed": None, "nights": 0, "disk_free_gb": None, "disk_free_percent": None}
+           "sensor": sensor_status.words(sensor_status.UNKNOWN), "sensor_status": sensor_status.UNKNOWN,
+           "gaps": 0, "in_bed": None, "nights": 0, "disk_free_gb": None, "disk_free_percent": None}
     path = Path(store.path if store else cfg.store.database)
     note = path.parent / "daemon-error.json"
     try:
@@ -296,29 +298,26 @@ def status_of(store: Store | None, cfg: Config) -> dict:
         age = now - daemon.get("flushed_utc", 0)
         stopped = bool(daemon.get("stopped"))
         out["alive"] = age < ALIVE_S and not stopped
+        source = daemon.get("source", "")
         if stopped:
-            ended = daemon.get("source", "").startswith("recording")
-            out["daemon"] = "stopped" + (" (its recording ended)" if ended else "")
+            ended = source.startswith("recording")
+            out["daemon"] = f"stopped: the {source} ended" if ended else "stopped"
         else:
             out["daemon"] = "running" if out["alive"] else f"silent for {int(age // 60)} min"
-        out["last_sample"] = dt.datetime.fromtimestamp(daemon["last_sample_utc"]).astimezone().isoformat(
-            timespec="seconds")
-        out["last_sample_age_s"] = round(now - daemon["last_sample_utc"], 1)
+        last = daemon["last_sample_utc"]
+        out["last_sample"] = dt.datetime.fromtimestamp(last).astimezone().isoformat(timespec="seconds")
+        # a replayed or simulated night can end after this clock's now: its age would be negative
+        out["last_sample_age_s"] = round(now - last, 1) if last <= now else None
+        out["source"] = source
         out["in_bed"] = daemon.get("in_bed")
-        out["source"] = daemon.get("source")
-    if health:
-        out["sensor"] = {"ok": "signal present", "flat": "flat line: is the strip plugged in?",
-                         "clipped": "clipping at the ADC's limits: lower the gain",
-                         "fault": "the ADC does not answer: the recorder keeps trying",
-                         "noisy": "a minute of constant activity: wild noise on the strip's cable, "
-                                  "or someone very restless"}.get(health["status"],
-                                                                                          health["status"])
+    status = health["status"] if health else sensor_status.UNKNOWN
+    out["sensor"] = sensor_status.words(status)
+    out["gaps"] = int(health["gap_samples"] or 0) if health else 0
     fault = store.get_state("sensor_fault")
     if fault:
+        status = sensor_status.FAULT
         out["sensor"] = f"fault since {dt.datetime.fromtimestamp(fault['at']):%H:%M}: {fault['error']}"
-        out["sensor_status"] = "fault"
-        out["sensor_status"] = health["status"]
-        out["gaps"] = health["gap_samples"]
+    out["sensor_status"] = status
     return out
 
 
