@@ -15,59 +15,43 @@ import sys
 import time
 from pathlib import Path
 
-EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_SOFTWARE, EX_CANTCREAT, EX_IOERR, EX_CONFIG = 64, 65, 69, 70, 73, 74, 78
+from appliance.errors import (EX_IOERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, KickwatchError, NothingToShow,
+                              UsageError, exit_code)
+
 DEFAULT_DB = "/var/lib/kickwatch/kickwatch.db"
-
-
-class CommandError(Exception):
-    def __init__(self, message: str, code: int = 1):
-        super().__init__(message)
-        self.code = code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        return _fail(str(e), e.code)
     if not getattr(args, "func", None):
         parser.print_help()
         return EX_USAGE
     try:
         return args.func(args) or 0
-    except CommandError as e:
-        return _fail(str(e), e.code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
     except Exception as e:  # the last line of defence: one line, never a traceback
-        code, message = _classify(e)
         if os.environ.get("KICKWATCH_DEBUG"):
             raise
-        return _fail(message, code)
+        return _fail(*_said(e))
 
 
-def _classify(e: Exception) -> tuple[int, str]:
-    from appliance.config import ConfigError
-    from sensor.errors import RecordingError, SensorError
-
-    try:
-        from appliance.store import StoreError
-    except ImportError:  # pragma: no cover
-        StoreError = ()
-    if isinstance(e, ConfigError):
-        return EX_CONFIG, str(e)
-    if isinstance(e, RecordingError):
-        return EX_DATAERR, str(e)
-    if isinstance(e, SensorError):
-        return EX_UNAVAILABLE, str(e)
-    if isinstance(e, StoreError):
-        return EX_CANTCREAT, str(e)
-    if isinstance(e, OSError):
+def _said(e: Exception) -> tuple[str, int]:
+    """One line for the person, and the README's exit status for it."""
+    code = exit_code(e)
+    if code == EX_IOERR:
         hint = " (disk full?)" if getattr(e, "errno", None) == 28 else ""
-        return EX_IOERR, f"{e.strerror or e}{hint}: {e.filename or ''}".rstrip(": ")
-    if isinstance(e, ValueError):
-        return EX_USAGE, str(e)
-    return EX_SOFTWARE, f"internal error: {type(e).__name__}: {e} (set KICKWATCH_DEBUG=1 for details)"
+        return f"{e.strerror or e}{hint}: {e.filename or ''}".rstrip(": "), code
+    if code == EX_SOFTWARE and not isinstance(e, KickwatchError):
+        return (f"internal error (a bug in kickwatch, not your input): {type(e).__name__}: {e} "
+                "(set KICKWATCH_DEBUG=1 for the details)"), code
+    return str(e), code
 
 
 def _fail(message: str, code: int) -> int:
@@ -75,12 +59,20 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one kickwatch line and exit 64, as the README says."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (kickwatch {self.prog.removeprefix('kickwatch').strip() or ''} --help "
+                         "lists the options)".replace("  ", " "))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="kickwatch",
         description="Finds periodic limb movements in sleep from a strip under the mattress. "
                     "Not a diagnosis: evidence to bring to a doctor.")
-    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+    sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
 
     a = sub.add_parser("analyze", help="analyse a recording (.npz, .csv, .edf) offline",
                        description="Analyse a recording offline: leg movements, PLM series, PLMI. "
@@ -151,9 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands -------------------------------------------------------------------------------
 def _load_config(path):
-    from appliance.config import Config, load_config
+    """Every command finds its config one way: --config, else $KICKWATCH_CONFIG, else /etc/kickwatch."""
+    from appliance.config import load_config
 
-    return load_config(path) if path else Config()
+    return load_config(path)
 
 
 def cmd_analyze(args) -> int:
@@ -185,12 +178,12 @@ def cmd_simulate(args) -> int:
     from sensor.simulator import PROFILES, simulate_night, truth_path
 
     if args.profile not in PROFILES:
-        raise CommandError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}", EX_USAGE)
+        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
     if args.start:
         try:
             start = dt.datetime.fromisoformat(args.start).astimezone()
         except ValueError:
-            raise CommandError(f"--start must be an ISO time like 2026-11-23T22:30, got {args.start!r}", EX_USAGE)
+            raise UsageError(f"--start must be an ISO time like 2026-11-23T22:30, got {args.start!r}")
     else:
         yesterday = dt.date.today() - dt.timedelta(days=1)
         start = dt.datetime.combine(yesterday, dt.time(22, 30)).astimezone()
@@ -207,21 +200,15 @@ def cmd_run(args) -> int:
     try:
         return _run(args)
     except Exception as e:
-        if isinstance(e, CommandError):
-            code, message = e.code, str(e)
-        else:
-            code, message = _classify(e)
+        message, code = _said(e)
         _leave_crash_note(args, message, code)
         raise
-
-
-def crash_note_path(db: str) -> Path:
-    return Path(db).parent / "daemon-error.json"
 
 
 def _leave_crash_note(args, message: str, code: int) -> None:
     """Where the database would be: --db, else the config's (a broken config: the default)."""
     from appliance.config import Config, ConfigError, load_config
+    from appliance.store import crash_note_path
 
     try:
         db = args.db or load_config(args.config).store.database
@@ -234,15 +221,11 @@ def _leave_crash_note(args, message: str, code: int) -> None:
 
 
 def _run(args) -> int:
-    from appliance.config import ConfigError, load_config
     from appliance.daemon import Daemon
-    from appliance.store import open_for_daemon
+    from appliance.store import crash_note_path, open_for_daemon
     from sensor.sources import HARDWARE, describe_kind
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        raise CommandError(str(e), EX_CONFIG)
+    cfg = _load_config(args.config)
     src_cfg = cfg.source
     kind = args.source or src_cfg.kind
     speed = args.speed or src_cfg.speed
@@ -272,7 +255,6 @@ def _run(args) -> int:
 
 
 def cmd_night(args) -> int:
-    from appliance.config import load_config
     from appliance.nights import stored_night
     from appliance.store import Store
 
@@ -280,15 +262,15 @@ def cmd_night(args) -> int:
         try:
             dt.date.fromisoformat(args.date)
         except ValueError:
-            raise CommandError(f"date must be YYYY-MM-DD, got {args.date!r}", EX_USAGE)
-    cfg = load_config(args.config) if args.config else load_config()
+            raise UsageError(f"date must be YYYY-MM-DD, got {args.date!r}")
+    cfg = _load_config(args.config)
     db = args.db or cfg.store.database
     store = Store(db, readonly=True)
     out = stored_night(store, cfg, args.date)
     store.close()
     if out is None:
         what = f"no night of {args.date}" if args.date else "no nights yet"
-        raise CommandError(f"{what} in {db}", 1)
+        raise NothingToShow(f"{what} in {db}")
     _print_night(out, args.json, title=f"night of {out['night']['date']}")
     return 0
 
@@ -298,15 +280,14 @@ def cmd_web(args) -> int:
 
     import waitress
 
-    from appliance.config import load_config
     from web.app import create_app
 
-    cfg = load_config(args.config) if args.config else load_config()
+    cfg = _load_config(args.config)
     db = args.db or cfg.store.database
     host = args.host or cfg.web.host
     port = args.port or cfg.web.port
     if not 0 < port < 65536:
-        raise CommandError(f"--port must be 1-65535, got {port}", EX_USAGE)
+        raise UsageError(f"--port must be 1-65535, got {port}")
     app = create_app(db, cfg)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     shown = "localhost" if host in ("0.0.0.0", "::") else host
@@ -315,8 +296,8 @@ def cmd_web(args) -> int:
     try:
         waitress.serve(app, host=host, port=port, threads=8, ident="kickwatch")
     except OSError as e:
-        raise CommandError(f"cannot listen on {host}:{port}: {e.strerror}; is another dashboard running?",
-                           EX_UNAVAILABLE)
+        raise KickwatchError(f"cannot listen on {host}:{port}: {e.strerror}; is another dashboard running?",
+                             EX_UNAVAILABLE)
     return 0
 
 
@@ -332,11 +313,10 @@ def _source_opener(cfg, kind=None, speed="realtime", sim_hours=None):
 
 
 def cmd_doctor(args) -> int:
-    from appliance.config import load_config
     from appliance.doctor import daemon_owns_adc, doctor
     from appliance.store import Store, StoreError
 
-    cfg = load_config(args.config) if args.config else load_config()
+    cfg = _load_config(args.config)
     if args.source:
         cfg.source.kind = args.source
     running = args.source is None and daemon_owns_adc()
@@ -356,11 +336,11 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from appliance.config import load_config
     from appliance.doctor import calibrate
 
-    cfg = load_config(args.config) if args.config else load_config()
-    report = calibrate(_source_opener(cfg, args.source, sim_hours=0.2), say=lambda m: print(m, flush=True),
+    cfg = _load_config(args.config)
+    # the ADC paces itself; a recording or the simulator has no one to wait for
+    report = calibrate(_source_opener(cfg, args.source, speed="max", sim_hours=0.2), say=lambda m: print(m, flush=True),
                        cfg=cfg.detection)
     hb = f"~{report['heart_bpm']}/min" if report["heart_bpm"] else "not seen"
     br = f"~{report['breaths_pm']}/min" if report["breaths_pm"] else "not seen"
@@ -376,7 +356,7 @@ def cmd_config(args) -> int:
     from appliance.config import describe, load_config
 
     if args.check:
-        load_config(args.check, required=True)
+        load_config(args.check, required=True, named_by="--check")
         print(f"{args.check}: OK")
         return 0
     print(describe())

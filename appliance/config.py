@@ -113,19 +113,22 @@ class Config:
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
 
 
-def load_config(path: str | os.PathLike | None = None, *, required: bool = False) -> Config:
+def load_config(path: str | os.PathLike | None = None, *, required: bool = False, named_by: str = "--config") -> Config:
     """Read the config: `path`, else $KICKWATCH_CONFIG, else /etc/kickwatch/kickwatch.toml.
 
     A missing default file gives the defaults; a missing file that was asked for
     (or `required`) is an error.
     """
-    explicit = path is not None or ENV_PATH in os.environ
+    named = named_by if path is not None else (f"${ENV_PATH}" if ENV_PATH in os.environ else None)
     path = Path(path or os.environ.get(ENV_PATH) or DEFAULT_PATH)
     if not path.exists():
-        if explicit or required:
-            raise ConfigError(f"config file {path} does not exist; create it (install.sh writes a commented one) "
-                              "or leave out --config")
-        return Config()
+        if named is None and not required:
+            return Config()
+        how = {"--config": "check the name after --config, or leave --config out for /etc/kickwatch/kickwatch.toml",
+               "--check": "check the name after --check",
+               f"${ENV_PATH}": f"check ${ENV_PATH}, or unset it for /etc/kickwatch/kickwatch.toml"}.get(
+                   named, "check its name; 'kickwatch config' prints a commented one to start from")
+        raise ConfigError(f"config file {path} does not exist: {how}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
@@ -152,6 +155,9 @@ def config_from_dict(data: dict, where: str = "config") -> Config:
     return cfg
 
 
+KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text in quotes"}
+
+
 def _check(name: str, f: dataclasses.Field, value, where: str):
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     meta = f.metadata
@@ -162,7 +168,7 @@ def _check(name: str, f: dataclasses.Field, value, where: str):
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{where}: {name} must be a list of whole numbers, got {value!r}")
     elif not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool):
-        raise ConfigError(f"{where}: {name} must be a {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: {name} must be {KIND_WORDS[kind]}, got {value!r}")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{where}: {name} must be one of {meta['choices']}, got {value!r}")
     if meta.get("lo") is not None and not meta["lo"] <= value <= meta["hi"]:

@@ -57,7 +57,7 @@ class Reader:
         return x[:want]
 
 
-def signal_checks(x: np.ndarray, fs: float, rails: tuple[float, float] | None) -> list[Check]:
+def signal_checks(x: np.ndarray, fs: float, rails: tuple[float, float] | None, units: str = "V") -> list[Check]:
     """Alive, not flat, not at a rail, and the noise level, for each channel."""
     out = []
     for c in range(x.shape[1]):
@@ -68,7 +68,7 @@ def signal_checks(x: np.ndarray, fs: float, rails: tuple[float, float] | None) -
             continue
         span = float(np.ptp(ch))
         if span == 0:
-            out.append(Check(tag, False, f"flat at {ch[0]:.4g} V: the strip is unplugged or its cable is broken"))
+            out.append(Check(tag, False, f"flat at {_amount(ch[0], units)}: the strip is unplugged or its cable is broken"))
             continue
         if rails is not None:
             at_rail = float(np.mean((ch <= rails[0]) | (ch >= rails[1])))
@@ -80,37 +80,56 @@ def signal_checks(x: np.ndarray, fs: float, rails: tuple[float, float] | None) -
                 out.append(Check(tag, False, f"clipping {100 * at_rail:.1f}% of the time: lower the gain"))
                 continue
         noise = float(np.median(np.abs(np.diff(ch))))
-        out.append(Check(tag, True, f"alive, {_volts(span)} peak to peak, sample-to-sample noise {_volts(noise)}"))
+        out.append(Check(tag, True, f"alive, {_amount(span, units)} peak to peak, sample-to-sample noise {_amount(noise, units)}"))
     return out
 
 
-def _volts(v: float) -> str:
+TO_VOLTS = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "nV": 1e-9}
+
+
+def _amount(v: float, units: str = "V") -> str:
+    """`v` in the source's own units (a recording may be in mV, or in ADC counts), with a readable prefix."""
+    if units not in TO_VOLTS:
+        return f"{v:.4g} {units}"
+    v = v * TO_VOLTS[units]
     for unit, scale in (("V", 1.0), ("mV", 1e-3), ("uV", 1e-6)):
         if abs(v) >= scale:
             return f"{v / scale:.3g} {unit}"
     return f"{v / 1e-9:.3g} nV"
 
 
+HEART_MIN_S = 5.0       # a few beats at the slowest heart rate looked for (40/min)
+BREATH_MIN_S = 25.0     # a few breaths at the slowest rate looked for, beside the trend window
+BREATH_TREND_S = 10.0   # the slow drift taken out before looking for breaths
+
+
 def rhythms(x: np.ndarray, fs: float) -> dict:
-    """Heartbeat and breathing in a still stretch, from the autocorrelation of the detector's frames."""
+    """Heartbeat and breathing in a still stretch, from the autocorrelation of the detector's frames.
+
+    Needs HEART_MIN_S of signal for the heart and BREATH_MIN_S for breathing, whatever
+    the sample rate: a shorter stretch reports neither rather than a guess.
+    """
     det = ChannelDetector(fs)
     h = det.h
     n = len(x) // h
     frames = x[:n * h].reshape(n, h).mean(axis=1)
     frame_s = det.frame_s
     result = {"heart_bpm": None, "breaths_pm": None, "heart_r": 0.0, "breath_r": 0.0}
-    if n < 100:
-        return result
-    beat = np.abs(np.diff(frames))
-    r, lag = _best_lag(beat - beat.mean(), frame_s, 0.45, 1.6)
-    result["heart_r"] = r
-    if r > 0.25:
-        result["heart_bpm"] = round(60 / lag)
-    slow = frames - np.convolve(frames, np.ones(101) / 101, mode="same")
-    r, lag = _best_lag(slow[50:-50], frame_s, 2.4, 10.0)
-    result["breath_r"] = r
-    if r > 0.3:
-        result["breaths_pm"] = round(60 / lag)
+    if n * frame_s >= HEART_MIN_S:
+        beat = np.abs(np.diff(frames))
+        r, lag = _best_lag(beat - beat.mean(), frame_s, 0.45, 1.6)
+        result["heart_r"] = r
+        if r > 0.25:
+            result["heart_bpm"] = round(60 / lag)
+    trend_n = int(round(BREATH_TREND_S / frame_s)) | 1          # odd: centred on its frame
+    if n * frame_s >= BREATH_MIN_S:
+        half = trend_n // 2
+        # "valid": one trend value per frame that has a whole window around it, the same length as the slice
+        slow = frames[half:n - half] - np.convolve(frames, np.ones(trend_n) / trend_n, mode="valid")
+        r, lag = _best_lag(slow, frame_s, 2.4, 10.0)
+        result["breath_r"] = r
+        if r > 0.3:
+            result["breaths_pm"] = round(60 / lag)
     return result
 
 
@@ -138,7 +157,9 @@ def system_checks(cfg: Config, *, timesync="/run/systemd/timesync/synchronized",
     out.append(Check("disk", du.free > 200e6 and free_pc > 5,
                      f"{du.free / 1e9:.1f} GB free ({free_pc:.0f}%) on {where}" +
                      ("" if du.free > 200e6 and free_pc > 5 else ": free some space, nights need ~100 kB each")))
-    if shutil.which("systemctl"):
+    if not systemd_running():
+        out.append(Check("services", True, "not checked: this machine does not run systemd (on the Pi it does)"))
+    else:
         for unit in ("kickwatch", "kickwatch-web"):
             r = run(["systemctl", "is-active", unit], capture_output=True, text=True)
             state = r.stdout.strip() or "unknown"
@@ -158,10 +179,15 @@ def spi_check(cfg: Config) -> Check:
     return Check("SPI", False, f"{dev} missing: sudo raspi-config nonint do_spi 0, then reboot")
 
 
+def systemd_running() -> bool:
+    """systemd is PID 1 (sd_booted): only then can systemctl answer. In a container or chroot it cannot."""
+    return bool(shutil.which("systemctl")) and os.path.isdir("/run/systemd/system")
+
+
 def daemon_owns_adc(run=subprocess.run) -> bool:
-    if not shutil.which("systemctl"):
+    if not systemd_running():
         return False
-    return run(["systemctl", "is-active", "--quiet", "kickwatch"]).returncode == 0
+    return run(["systemctl", "is-active", "--quiet", "kickwatch"], capture_output=True).returncode == 0
 
 
 def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: bool = False,
@@ -180,7 +206,7 @@ def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: b
             try:
                 x = Reader(src).read(seconds)
                 checks.append(Check("ADC", True, f"answering, {len(x)} samples at {src.fs:g} Hz"))
-                sig = signal_checks(x, src.fs, getattr(src, "rails", None))
+                sig = signal_checks(x, src.fs, getattr(src, "rails", None), getattr(src, "units", "V"))
                 checks += sig
                 if all(c.ok for c in sig):
                     rh = rhythms(x[:, 0], src.fs)

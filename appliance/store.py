@@ -56,6 +56,11 @@ def m001_initial(db) -> None:
     db["state"].create({"key": str, "value": str}, pk="key")
 
 
+def crash_note_path(database: str | Path) -> Path:
+    """Where a daemon that could not start leaves its one line for the dashboard: beside the database."""
+    return Path(database).parent / "daemon-error.json"
+
+
 class StoreError(RuntimeError):
     """The database cannot be opened or written."""
 

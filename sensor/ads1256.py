@@ -37,7 +37,7 @@ from typing import Iterator
 import numpy as np
 
 from sensor.block import Block
-from sensor.errors import ADCNotAnswering, SPIDeviceAbsent, TransferFailed
+from sensor.errors import ADCNotAnswering, SourceSettingError, SPIDeviceAbsent, TransferFailed
 
 WAKEUP, RDATA, RDATAC, SDATAC = 0x00, 0x01, 0x03, 0x0F
 RREG, WREG = 0x10, 0x50
@@ -114,9 +114,9 @@ class ADS1256:
     def configure(self, rate: int, pga: int, channel: int) -> None:
         """Reset, check the chip ID, set input, gain and rate, then self-calibrate."""
         if rate not in DRATES:
-            raise ValueError(f"ADS1256 rate must be one of {sorted(DRATES)}, got {rate}")
+            raise SourceSettingError(f"ADS1256 rate must be one of {sorted(DRATES)}, got {rate}")
         if pga not in PGAS:
-            raise ValueError(f"ADS1256 PGA must be one of {sorted(PGAS)}, got {pga}")
+            raise SourceSettingError(f"ADS1256 PGA must be one of {sorted(PGAS)}, got {pga}")
         self.command(RESET)
         self.wait_ready()
         status = self.read_regs(REG_STATUS, 1)[0]
@@ -175,7 +175,7 @@ class ADS1256Source:
         self.channels = len(self.inputs)
         rate = int(self.fs) * self.channels
         if rate not in DRATES:
-            raise ValueError(f"ADS1256 runs at {sorted(DRATES)} samples/s in all; "
+            raise SourceSettingError(f"ADS1256 runs at {sorted(DRATES)} samples/s in all; "
                              f"{self.fs:g} Hz x {self.channels} channel(s) is not one of them (use 100 or 500 Hz)")
         chip.configure(rate, pga, self.inputs[0])
         fullscale = 2 * chip.vref / pga

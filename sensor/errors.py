@@ -23,3 +23,7 @@ class TransferFailed(SensorError, IOError):
 
 class RecordingError(SensorError, ValueError):
     """A recording cannot be read or written: missing, corrupt, or the wrong shape."""
+
+
+class SourceSettingError(SensorError, ValueError):
+    """A source was asked for that cannot be: an unknown kind, profile, chip, rate or gain."""

@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from sensor.block import Block
-from sensor.errors import ADCNotAnswering, SoftwareSPIRefused, SPIDeviceAbsent, TransferFailed
+from sensor.errors import ADCNotAnswering, SoftwareSPIRefused, SourceSettingError, SPIDeviceAbsent, TransferFailed
 from sensor.pacing import Pacer
 
 CHIPS = {"mcp3008": 10, "mcp3208": 12}
@@ -61,7 +61,7 @@ class MCP3xxxSource:
                  port: int = 0, device: int = 0, pin_factory=None, block_s: float = 1.0,
                  clock=time.monotonic, sleep=time.sleep, adcs=None):
         if chip not in CHIPS:
-            raise ValueError(f"unknown chip {chip!r}; use one of {', '.join(CHIPS)}")
+            raise SourceSettingError(f"unknown chip {chip!r}; use one of {', '.join(CHIPS)}")
         self.chip, self.fs, self.vref = chip, float(fs), vref
         self.channels = len(channels)
         self.adcs = adcs if adcs is not None else open_mcp3xxx(chip, channels, vref, port, device, pin_factory)

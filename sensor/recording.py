@@ -90,22 +90,32 @@ def read_recording(path: str | os.PathLike) -> Recording:
         return _read_edf(path)
     except RecordingError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        raise RecordingError(f"{path}: cannot read it as {suffix}: {_one_line(e)}") from None
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    except OSError as e:
+        raise RecordingError(f"{path}: cannot be read ({e.strerror or 'input/output error'}); "
+                             "check its permissions and the disk") from None
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
+        # the library's own words name its internals, not the file's fault
+        raise RecordingError(f"{path}: is not a readable {suffix} recording: it is damaged, cut short, "
+                             f"or another kind of file renamed {suffix}") from None
 
 
 def _read_npz(path: Path) -> Recording:
+    if not zipfile.is_zipfile(path):   # else numpy tries it as a pickle and says so
+        raise RecordingError(f"{path}: is not a .npz recording (a .npz is a zip of arrays, and this is not one): "
+                             "damaged, or another kind of file renamed .npz")
     with np.load(path, allow_pickle=False) as data:
         for key in ("fs", "signal"):
             if key not in data.files:
                 raise RecordingError(f"{path}: .npz has no '{key}' array (it has: "
                                      f"{', '.join(data.files) or 'nothing'})")
-        fs, signal = validate(data["fs"], data["signal"], str(path))
+        arrays = {}
+        for key in ("fs", "signal"):
+            try:
+                arrays[key] = data[key]
+            except ValueError:
+                raise RecordingError(f"{path}: '{key}' holds Python objects, not numbers; "
+                                     "save it as a numeric array") from None
+        fs, signal = validate(arrays["fs"], arrays["signal"], str(path))
         start = _parse_start(str(data["start"]), path) if "start" in data.files else None
         units = str(data["units"]) if "units" in data.files else None
     return Recording(fs, signal, start, units)
@@ -129,7 +139,10 @@ def _read_csv(path: Path) -> Recording:
         raise RecordingError(f"{path}: .csv header must be 't' then one column per channel, got {header[:80]!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # an empty table is reported below, in our words
-        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        try:
+            table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        except ValueError:
+            raise RecordingError(f"{path}: {_first_bad_csv_line(path, len(names))}") from None
     if table.size == 0:
         raise RecordingError(f"{path}: .csv has a header but no rows; it needs at least two finite times")
     if table.shape[1] != len(names):
@@ -148,8 +161,33 @@ def _read_csv(path: Path) -> Recording:
     return Recording(fs, signal)
 
 
+def _first_bad_csv_line(path: Path, columns: int) -> str:
+    """Where a .csv stops being a table of numbers, by the line number an editor shows."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if number == 1 or not line.strip():
+                continue
+            cells = line.rstrip("\r\n").split(",")
+            if len(cells) != columns:
+                return f"line {number} has {len(cells)} values, the header {columns}; every row needs one per column"
+            for cell in cells:
+                try:
+                    float(cell)
+                except ValueError:
+                    return f"line {number}: {cell.strip()[:20]!r} is not a number"
+    return "its rows are not a table of numbers"
+
+
+EDF_MAGIC = b"0       "   # every EDF and EDF+ file begins with its version, '0', padded to 8 bytes
+
+
 def _read_edf(path: Path) -> Recording:
     import edfio  # only EDF needs it; keeps other commands quick to start
+
+    with open(path, "rb") as f:
+        if f.read(8) != EDF_MAGIC:
+            raise RecordingError(f"{path}: is not an EDF recording (an EDF file begins with its header, '0' "
+                                 "and spaces): damaged, or another kind of file renamed .edf")
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")    # edfio warns and patches a lying header; we refuse it

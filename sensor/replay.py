@@ -5,6 +5,7 @@ import time
 from typing import Iterator
 
 from sensor.block import Block
+from sensor.errors import SourceSettingError
 from sensor.pacing import Pacer
 from sensor.recording import Recording, read_recording
 
@@ -20,7 +21,7 @@ class ReplaySource:
                  clock=time.monotonic, sleep=time.sleep, follow_clock: bool = False, wall=time.time):
         self.recording = recording if isinstance(recording, Recording) else read_recording(recording)
         if speed not in ("max", "realtime"):
-            raise ValueError(f"speed must be 'max' or 'realtime', got {speed!r}")
+            raise SourceSettingError(f"speed must be 'max' or 'realtime', got {speed!r}")
         self.fs = self.recording.fs
         self.channels = self.recording.channels
         self.start = self.recording.start
@@ -28,6 +29,7 @@ class ReplaySource:
         self.speed = speed
         self._clock, self._sleep, self._wall = clock, sleep, wall
         self.rails = None
+        self.units = (self.recording.units or "V").split()[0]   # "mV (ADS1220 output ...)" -> "mV"
         # like a live strip: start where the wall clock is in the recording (it must have a start)
         self.follow_clock = follow_clock and self.recording.start is not None
 

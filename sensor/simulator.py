@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sensor.errors import SourceSettingError
 from sensor.recording import Recording
 
 PROFILES = {
@@ -116,11 +117,11 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     """Simulate one night; return the recording (ADC output in volts) and its truth."""
     world = world or World()
     if world.lm_shape not in LM_SHAPES:
-        raise ValueError(f"unknown leg movement shape {world.lm_shape!r}; choose from {', '.join(LM_SHAPES)}")
+        raise SourceSettingError(f"unknown leg movement shape {world.lm_shape!r}; choose from {', '.join(LM_SHAPES)}")
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        raise SourceSettingError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     if not 0.05 <= hours <= 24:
-        raise ValueError(f"hours must be between 0.05 and 24, got {hours}")
+        raise SourceSettingError(f"hours must be between 0.05 and 24, got {hours}")
     p = PROFILES[profile]
     fs = float(fs or p["fs"])
     rng = np.random.default_rng(seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from sensor.errors import SourceSettingError
 from sensor.recording import FORMATS
 from sensor.replay import ReplaySource
 from sensor.simulator import PROFILES, simulate_night
@@ -37,12 +38,12 @@ def open_source(kind: str, *, channels=(0,), fs: float = 250.0, vref: float = 3.
         return ADS1256Source(ADS1256(spi, cs, drdy, vref=2.5), channels, fs, pga)
     if kind == "sim":
         if sim_profile not in PROFILES:
-            raise ValueError(f"unknown simulator profile {sim_profile!r}; choose from {', '.join(PROFILES)}")
+            raise SourceSettingError(f"unknown simulator profile {sim_profile!r}; choose from {', '.join(PROFILES)}")
         if sim_start:
             try:
                 start = dt.datetime.fromisoformat(sim_start).astimezone()
             except ValueError:
-                raise ValueError(f"source.sim_start must be an ISO time like 2026-11-23T22:30, got {sim_start!r}")
+                raise SourceSettingError(f"source.sim_start must be an ISO time like 2026-11-23T22:30, got {sim_start!r}")
         else:
             start = dt.datetime.now().astimezone()
         rec, _ = simulate_night(sim_hours, sim_seed, sim_profile, start=start)
@@ -53,6 +54,6 @@ def open_source(kind: str, *, channels=(0,), fs: float = 250.0, vref: float = 3.
         if follow_clock:
             return ReplaySource(kind, speed="realtime", follow_clock=True)
         return ReplaySource(kind, speed=speed)
-    raise ValueError(f"unknown source {kind!r}: use mcp3008, mcp3208, ads1256, sim, or a recording's path "
+    raise SourceSettingError(f"unknown source {kind!r}: use mcp3008, mcp3208, ads1256, sim, or a recording's path "
                      f"({', '.join(FORMATS)})")
 

@@ -93,7 +93,25 @@ def test_the_real_recordings_analyze_without_fuss(real_dir):
 
 @pytest.mark.parametrize("setup,args,code,message", [
     (None, ["analyze", "{tmp}/missing.npz"], 65, "no such file"),
-    (lambda t: (t / "x.npz").write_bytes(b"garbage"), ["analyze", "{tmp}/x.npz"], 65, "cannot read"),
+    (lambda t: (t / "x.npz").write_bytes(b"garbage"), ["analyze", "{tmp}/x.npz"], 65, "is not a .npz recording"),
+    (lambda t: (t / "x.npz").write_bytes(bytes(range(256)) * 40), ["analyze", "{tmp}/x.npz"], 65,
+     "is not a .npz recording"),
+    (lambda t: np.savez(t / "x.npz", fs=250.0, signal=np.array([[1], "a"], dtype=object)),
+     ["analyze", "{tmp}/x.npz"], 65, "holds Python objects, not numbers"),
+    (lambda t: (t / "x.edf").write_bytes(b"\x00garbage" * 50), ["analyze", "{tmp}/x.edf"], 65,
+     "is not an EDF recording"),
+    (lambda t: (t / "x.edf").write_bytes(b"0       " + b"x" * 300), ["analyze", "{tmp}/x.edf"], 65,
+     "is not a readable .edf recording"),
+    (lambda t: (t / "x.csv").write_text("t,ch0\n0,1\n0.01,2,3\n"), ["analyze", "{tmp}/x.csv"], 65,
+     "line 3 has 3 values, the header 2"),
+    (lambda t: (t / "x.csv").write_text("t,ch0\n0,1\n0.01,oops\n"), ["analyze", "{tmp}/x.csv"], 65,
+     "line 3: 'oops' is not a number"),
+    (None, ["config", "--check", "{tmp}/missing.toml"], 78, "check the name after --check"),
+    (lambda t: (t / "c.toml").write_text("[series]\nmin_count = 2.5\n"), ["config", "--check", "{tmp}/c.toml"], 78,
+     "series.min_count must be a whole number"),
+    (None, ["bogus"], 64, "invalid choice: 'bogus'"),
+    (None, ["analyze"], 64, "the following arguments are required: recording"),
+    (None, ["web", "--port", "eighty"], 64, "invalid int value"),
     (lambda t: (t / "x.wav").write_bytes(b"RIFF"), ["analyze", "{tmp}/x.wav"], 65, "unknown recording format"),
     (lambda t: np.savez(t / "x.npz", fs=0.0, signal=np.ones(9)), ["analyze", "{tmp}/x.npz"], 65, "positive"),
     (lambda t: (t / "c.toml").write_text("[source]\nrate_hz = 9000\n"),
@@ -155,3 +173,20 @@ def test_simulate_writes_the_truth_beside_the_recording(tmp_path):
     assert r.returncode == 0, r.stderr
     truth = json.loads((tmp_path / "s.truth.json").read_text())
     assert truth["fs"] == 250.0 and truth["bed"] and "lms" in truth
+
+
+def test_night_at_its_defaults_with_nothing_stored_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KICKWATCH")}
+    r = subprocess.run(KW + ["night"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    if os.path.exists("/var/lib/kickwatch/kickwatch.db"):
+        pytest.skip("this machine has a kickwatch database at the default place")
+    assert r.returncode == 73 and r.stderr.strip() == (
+        "kickwatch: error: no database at /var/lib/kickwatch/kickwatch.db; run the daemon first, or pass --db")
+
+
+def test_a_stray_error_is_a_bug_said_as_such_not_a_usage_error():
+    from appliance.cli import _said
+    message, code = _said(ValueError("operands could not be broadcast together"))
+    assert code == 70 and message.startswith("internal error (a bug in kickwatch, not your input)")
+    from sensor.errors import SourceSettingError
+    assert _said(SourceSettingError("unknown source 'x'")) == ("unknown source 'x'", 64)

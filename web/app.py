@@ -26,7 +26,7 @@ from werkzeug.security import check_password_hash
 from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.nights import stored_night
-from appliance.store import Store, StoreError
+from appliance.store import Store, StoreError, crash_note_path
 from web.presenter import present_night, present_trend
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -272,7 +272,7 @@ def status_of(store: Store | None, cfg: Config) -> dict:
            "sensor": sensor_status.words(sensor_status.UNKNOWN), "sensor_status": sensor_status.UNKNOWN,
            "gaps": 0, "in_bed": None, "nights": 0, "disk_free_gb": None, "disk_free_percent": None}
     path = Path(store.path if store else cfg.store.database)
-    note = path.parent / "daemon-error.json"
+    note = crash_note_path(path)
     try:
         crash = json.loads(note.read_text())
         out["daemon_error"] = (f"the recorder could not start ({dt.datetime.fromtimestamp(crash['at']):%d %b %H:%M}): "
