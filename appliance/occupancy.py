@@ -141,10 +141,15 @@ class BedTracker:
 
     @property
     def resolved_until_s(self) -> float:
-        """Before this time the state is final."""
+        """Before this time the state is final.
+
+        Not quite up to the last quiet second of the current state: a change found
+        later may still be placed up to BURST_SLACK_TICKS before it (the end of a
+        burst just before it), and a movement released meanwhile would miss it.
+        """
         if self.state is None or self._last_same is None:
             return 0.0
-        return (self._last_same + 1) * self.tick_s
+        return max(0.0, (self._last_same + 1 - BURST_SLACK_TICKS - 1) * self.tick_s)
 
     def add(self, tick) -> None:
         if tick.flat or tick.index < STARTUP_TICKS:   # the filters' start-up is no state

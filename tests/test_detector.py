@@ -230,3 +230,22 @@ def test_in_a_shared_bed_the_same_movements_whatever_the_block_size(block):
     chunked = analyze_signal(rec.signal, rec.fs, shared_bed(), block=block)
     assert [m.as_dict() for m in chunked.movements] == [m.as_dict() for m in whole.movements]
     assert len(whole.movements) >= 5
+
+
+def test_daemon_and_analyze_agree_to_the_last_movement_of_a_night_that_ends_getting_up(tmp_path):
+    """The demo night: its last movement, getting out of bed, was large in analyze and a leg movement
+    in the daemon's one-second blocks (a bed change placed just before the time the tracker had
+    already called final)."""
+    from appliance.daemon import Daemon
+    from appliance.nights import stored_night
+    from appliance.store import Store
+    from sensor.replay import ReplaySource
+
+    rec, _ = cached_night(8.0, 7, "piezo12")
+    whole = analyze_signal(rec.signal, rec.fs).as_dict()
+    store = Store(tmp_path / "k.db")
+    Daemon(Config(), ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
+    night = stored_night(store, Config())
+    assert night["movements"] == whole["movements"] and night["bed"] == whole["bed"]
+    last = whole["movements"][-1]
+    assert last["kind"] == "large" and abs(last["onset_s"] - whole["bed"][-1]["out_s"]) < 10
