@@ -266,7 +266,7 @@ def cmd_night(args) -> int:
     cfg = _load_config(args.config)
     db = args.db or cfg.store.database
     store = Store(db, readonly=True)
-    out = stored_night(store, cfg, args.date)
+    out = stored_night(store, args.date)
     store.close()
     if out is None:
         what = f"no night of {args.date}" if args.date else "no nights yet"

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from appliance.config import Config
-from appliance.scoring import Movement, NightResult
+from appliance.config import Config, SeriesConfig
+from appliance.scoring import Movement, NightResult, Series, summarise
 from appliance.store import Store
 
 if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does not
@@ -143,18 +143,7 @@ class NightBook:
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
         result = NightResult(n.movements, bed, self.cfg, self.fs, self.channels, n.last_s)
         o = n.origin_utc
-        for m in result.movements:
-            if n.written.get(m.onset_s) == (m.periodic, m.series):
-                continue   # unchanged since the last flush: spare the SD card
-            n.written[m.onset_s] = (m.periodic, m.series)
-            self.store.queue("replace", "movements", {
-                "night_id": n.id, "onset_utc": o + m.onset_s, "offset_utc": o + m.offset_s, "kind": m.kind,
-                "channels": m.channels, "peak": m.peak, "periodic": int(m.periodic), "series": m.series})
-        self.store.queue("sql", "series", ("DELETE FROM series WHERE night_id = ?", [n.id]))
-        for s in result.series:
-            self.store.queue("insert", "series", {"night_id": n.id, "number": s.id, "onset_utc": o + s.onset_s,
-                                                  "offset_utc": o + s.offset_s, "count": s.count,
-                                                  "mean_imi_s": s.mean_imi_s})
+        _queue_scores(self.store, n.id, o, result, scored_with(self.cfg), n.written)
         for a, b in n.bed:
             self.store.queue("replace", "bed_periods", {"night_id": n.id, "in_utc": o + a,
                                                         "out_utc": None if b is None else o + b})
@@ -162,29 +151,104 @@ class NightBook:
         self.store.queue("upsert", "nights", {
             "id": n.id, "date": n.date, "start_utc": o + n.bed[0][0] if n.bed else None,
             "end_utc": o + bed[-1][1] if bed else None, "last_utc": o + n.last_s, "closed": int(closed),
-            "hours_in_bed": s["hours_in_bed"], "lm_count": s["lm_count"], "plm_count": s["plm_count"],
-            "series_count": s["series_count"], "plmi": s["plmi"], "lmi": s["lmi"],
-            "periodicity_index": s["periodicity_index"], "summary_json": json.dumps(s)})
+            **dict(zip(SUMMARY_COLUMNS, _columns(s))),
+            "summary_json": json.dumps({**s, "scored_with": scored_with(self.cfg)})})
         n.dirty = False
 
 
-def stored_night(store: Store, cfg: Config, date: str | None = None) -> dict | None:
-    """A stored night in the shape of `kickwatch analyze --json` (plus a 'night' key)."""
+def scored_with(cfg: Config) -> dict:
+    """The settings a night was counted with, kept beside its figures."""
+    return {"imi_min_s": cfg.series.imi_min_s, "imi_max_s": cfg.series.imi_max_s,
+            "min_count": cfg.series.min_count, "shared_bed": cfg.detection.shared_bed}
+
+
+def stored_night(store: Store, date: str | None = None) -> dict | None:
+    """A stored night in the shape of `kickwatch analyze --json` (plus a 'night' key), read as it was stored.
+
+    The recorder scored it, with its settings, when it wrote it; every reader (the
+    command line, each page, the API) shows those figures and no others. Counting it
+    again under other settings is `kickwatch rescore`, which says what changed.
+    """
     row = store.night(date)
     if row is None:
         return None
+    movements, series, bed, last = _stored_parts(store, row)
+    o = row["origin_utc"]
+    summary = json.loads(row["summary_json"]) if row["summary_json"] else None
+    kept = summary.pop("scored_with", None) if summary else None
+    if summary is None:   # the night's row exists, its first write has not come yet: nothing counted so far
+        summary = summarise(movements, series, bed, SeriesConfig())
+    out = {"recording": {"fs": row["fs"], "channels": row["channels"], "duration_s": round(last - o, 2),
+                         "start": dt.datetime.fromtimestamp(o, dt.timezone.utc).isoformat()},
+           "movements": [m.as_dict() for m in movements], "series": [s.as_dict() for s in series],
+           "summary": summary, "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in bed]}
+    out["night"] = {"date": row["date"], "closed": bool(row["closed"]),
+                    "in_bed_from": _iso(row["start_utc"]), "in_bed_until": _iso(row["end_utc"]),
+                    "scored_with": kept}
+    return out
+
+
+def _stored_parts(store: Store, row: dict):
+    """A night's movements (with their stored marks), series and bed periods, in seconds from its origin."""
     o = row["origin_utc"]
     last = row["last_utc"] if row["last_utc"] is not None else o
-    movements = [Movement(m["onset_utc"] - o, m["offset_utc"] - o, m["kind"], m["channels"], m["peak"])
-                 for m in store.movements(row["id"])]
+    movements = [Movement(m["onset_utc"] - o, m["offset_utc"] - o, m["kind"], m["channels"], m["peak"],
+                          bool(m["periodic"]), m["series"]) for m in store.movements(row["id"])]
+    series = [Series(s["number"], s["onset_utc"] - o, s["offset_utc"] - o, s["count"], s["mean_imi_s"] or 0.0)
+              for s in store.series(row["id"])]
     bed = [(b["in_utc"] - o, (b["out_utc"] if b["out_utc"] is not None else last) - o)
            for b in store.bed_periods(row["id"])]
-    result = NightResult(movements, bed, cfg, row["fs"], row["channels"], last - o,
-                         {"start": dt.datetime.fromtimestamp(o, dt.timezone.utc).isoformat()})
-    out = result.as_dict()
-    out["night"] = {"date": row["date"], "closed": bool(row["closed"]),
-                    "in_bed_from": _iso(row["start_utc"]), "in_bed_until": _iso(row["end_utc"])}
-    return out
+    return movements, series, bed, last
+
+
+def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[dict]:
+    """Count closed nights again under `cfg`'s rules; return what changed, night by night.
+
+    The open night is left to the recorder, which writes it with its own settings.
+    """
+    changed = []
+    rows = [r for r in store.nights() if r["closed"] and (dates is None or r["date"] in dates)]
+    for row in rows:
+        before = stored_night(store, row["date"])
+        o = row["origin_utc"]
+        movements, _, bed, last = _stored_parts(store, row)
+        result = NightResult(movements, bed, cfg, row["fs"], row["channels"], last - o)
+        _queue_scores(store, row["id"], o, result, scored_with(cfg), {})
+        store.queue("sql", "nights", ("UPDATE nights SET hours_in_bed = ?, lm_count = ?, plm_count = ?, "
+                                      "series_count = ?, plmi = ?, lmi = ?, periodicity_index = ?, summary_json = ? "
+                                      "WHERE id = ?", [*_columns(result.summary),
+                                                       json.dumps({**result.summary, "scored_with": scored_with(cfg)}),
+                                                       row["id"]]))
+        diff = {k: (before["summary"].get(k), result.summary[k])
+                for k in ("plm_count", "series_count", "plmi", "periodicity_index")
+                if before["summary"].get(k) != result.summary[k]}
+        changed.append({"date": row["date"], "changes": diff, "was": before["night"]["scored_with"]})
+    store.flush()
+    return changed
+
+
+SUMMARY_COLUMNS = ("hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index")
+
+
+def _columns(summary: dict) -> list:
+    return [summary[k] for k in SUMMARY_COLUMNS]
+
+
+def _queue_scores(store: Store, night_id: int, origin: float, result: NightResult, settings: dict,
+                  written: dict) -> None:
+    """Queue a scored night's movements (those whose marks changed) and its series."""
+    for m in result.movements:
+        if written.get(m.onset_s) == (m.periodic, m.series):
+            continue   # unchanged since the last flush: spare the SD card
+        written[m.onset_s] = (m.periodic, m.series)
+        store.queue("replace", "movements", {
+            "night_id": night_id, "onset_utc": origin + m.onset_s, "offset_utc": origin + m.offset_s,
+            "kind": m.kind, "channels": m.channels, "peak": m.peak, "periodic": int(m.periodic), "series": m.series})
+    store.queue("sql", "series", ("DELETE FROM series WHERE night_id = ?", [night_id]))
+    for s in result.series:
+        store.queue("insert", "series", {"night_id": night_id, "number": s.id, "onset_utc": origin + s.onset_s,
+                                         "offset_utc": origin + s.offset_s, "count": s.count,
+                                         "mean_imi_s": s.mean_imi_s})
 
 
 def _iso(utc: float | None) -> str | None:

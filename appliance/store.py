@@ -168,6 +168,9 @@ class Store:
     def movements(self, night_id: int) -> list[dict]:
         return self.query("SELECT * FROM movements WHERE night_id = ? ORDER BY onset_utc", [night_id])
 
+    def series(self, night_id: int) -> list[dict]:
+        return self.query("SELECT * FROM series WHERE night_id = ? ORDER BY number", [night_id])
+
     def bed_periods(self, night_id: int) -> list[dict]:
         return self.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id])
 

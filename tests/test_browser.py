@@ -33,7 +33,7 @@ def free_port() -> int:
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("browser")
     store = build_db(d / "k.db", nights=4)
-    last = stored_night(store, Config())
+    last = stored_night(store)
     store.close()
     cfgfile = d / "k.toml"
     cfgfile.write_text(f'[web]\nrequests_dir = "{d}/req"\nsecret_file = "{d}/secret"\npin_file = "{d}/pin"\n')
@@ -133,3 +133,17 @@ def test_works_with_javascript_off(server, browser):
     assert page.inner_text("#lm-count") == str(last["summary"]["lm_count"])
     shot(page, "home-phone-light-nojs")
     ctx.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/nights"])
+@pytest.mark.parametrize("viewport,label", [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_chart_text_is_readable_as_rendered(server, browser, path, viewport, label):
+    base, _ = server
+    page = open_page(browser, base, path, viewport, [])
+    sizes = page.evaluate("""() => [...document.querySelectorAll('svg.chart text')].map(t =>
+        [t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a])""")
+    assert len(sizes) >= 5
+    small = [(text, round(px, 1)) for text, px in sizes if px < 12]
+    assert small == [], f"chart text under 12 px on the {label}: {small[:5]}"
+    assert max(px for _, px in sizes) < 24, f"chart text blown up on the {label}"
+    page.close()

@@ -73,7 +73,7 @@ def test_the_night_starts_when_someone_gets_in_and_keeps_the_bed_times(tmp_path)
     clock = [0.0]
     store = Store(tmp_path / "k.db")
     Daemon(Config(), BlockSource(rec, clock), store, finite=True, monotonic=lambda: clock[0]).run()
-    night = stored_night(store, Config())
+    night = stored_night(store)
     assert night["night"]["date"] == "2026-11-23" and night["night"]["closed"]
     (bed,) = night["bed"]
     assert abs(bed["in_s"] - truth.bed[0][0]) < 5 and abs(bed["out_s"] - truth.bed[-1][1]) < 10

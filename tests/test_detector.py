@@ -245,7 +245,7 @@ def test_daemon_and_analyze_agree_to_the_last_movement_of_a_night_that_ends_gett
     whole = analyze_signal(rec.signal, rec.fs).as_dict()
     store = Store(tmp_path / "k.db")
     Daemon(Config(), ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
-    night = stored_night(store, Config())
+    night = stored_night(store)
     assert night["movements"] == whole["movements"] and night["bed"] == whole["bed"]
     last = whole["movements"][-1]
     assert last["kind"] == "large" and abs(last["onset_s"] - whole["bed"][-1]["out_s"]) < 10

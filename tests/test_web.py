@@ -19,7 +19,7 @@ def env(tmp_path_factory):
     cfg = web_config(d)
     (d / "pin").write_text(generate_password_hash("2468"))
     store = build_db(d / "k.db", nights=3, cfg=cfg)
-    last = stored_night(store, cfg)
+    last = stored_night(store)
     store.close()
     app = create_app(d / "k.db", cfg, testing=True)
     return app, cfg, last, d
@@ -47,18 +47,42 @@ def test_timeline_has_one_tick_per_movement(client, env):
     assert len(re.findall(r'class="tick lm periodic"', html)) == last["summary"]["plm_count"]
 
 
-def test_the_partners_card_says_how_the_bed_is_set_up(client, env):
+def test_the_partners_card_says_how_the_night_was_counted_whatever_the_reader_is_set_to(client, env):
     _, cfg, _, d = env
-    assert "Set up for one sleeper" in client.get("/").get_data(as_text=True)
+    assert "Counted for one sleeper" in client.get("/").get_data(as_text=True)
     shared = web_config(d)
     shared.detection.shared_bed = True
     html = create_app(d / "k.db", shared, testing=True).test_client().get("/").get_data(as_text=True)
-    assert "Set up for a shared bed" in html and "one sleeper" not in html
+    assert "Counted for one sleeper" in html and "shared bed:" not in html
+
+
+def test_the_partners_card_claims_nothing_about_the_partners_sleep(client, env):
+    _, _, last, _ = env
+    html = client.get("/").get_data(as_text=True)
+    card = html[html.index("For the partner"):html.index('id="bed-setup"')]
+    assert "disturbed" not in card and "does not measure your sleep" in card
+    assert f"{last['summary']['lm_count']} leg movements" in card
+
+
+def test_a_stored_night_has_one_truth_whatever_the_readers_series_rules(env):
+    """The nights list, the night's page, the API and `night --json` all read what the recorder stored."""
+    _, cfg, last, d = env
+    other = web_config(d)
+    other.series.min_count, other.series.imi_max_s = 2, 300.0
+    c = create_app(d / "k.db", other, testing=True).test_client()
+    listed = next(n for n in c.get("/api/nights").get_json()["nights"] if n["date"] == last["night"]["date"])
+    shown = c.get("/api/night/last").get_json()
+    assert listed["plmi"] == shown["summary"]["plmi"] == last["summary"]["plmi"]
+    assert shown["night"]["scored_with"] == {"imi_min_s": 10.0, "imi_max_s": 90.0, "min_count": 4,
+                                             "shared_bed": False}
+    page = c.get("/").get_data(as_text=True)
+    assert f'<span id="plmi">{last["summary"]["plmi"]:.1f}</span>' in page
 
 
 def test_nights_list_and_trend(client):
     html = client.get("/nights").get_data(as_text=True)
     assert html.count('href="/night/') >= 3 and 'id="median"' in html
+    assert re.search(r"3 nights in the 30 days to \d{4}-\d\d-\d\d", html), "the trend counts the nights it shows"
     assert client.get("/nights?days=90").status_code == 200
 
 
@@ -215,3 +239,33 @@ def test_a_sensor_fault_is_named_in_the_status(tmp_path):
     store.close()
     st = create_app(tmp_path / "k.db", Config(), testing=True).test_client().get("/api/status").get_json()
     assert st["sensor_status"] == "fault" and st["gaps"] == 5 and "no answer" in st["sensor"]
+
+
+def _labels(svg: str) -> list[tuple[str, float]]:
+    return [(t, float(y)) for y, t in re.findall(r'<text class="axis"[^>]* y="([\d.]+)"[^>]*>([^<]*)</text>', svg)]
+
+
+def test_a_histogram_of_one_interval_has_whole_ticks_with_zero_at_the_base():
+    from web import charts
+    svg = charts.bars([0, 1, 0], ["0", "2", "4"], "intervals", "imi", unit="intervals")
+    ticks = {t: float(y) for y, t in re.findall(r'<text class="axis" x="[\d.]+" y="([\d.]+)" text-anchor="end">([^<]*)<',
+                                                svg)}
+    assert set(ticks) == {"0", "1"} and ticks["0"] > ticks["1"]
+    base = float(re.search(r'class="axis-line"[^>]* y1="([\d.]+)"', svg).group(1))
+    assert abs(ticks["0"] - charts.TEXT * 0.35 - base) < 1       # 0 sits on the axis, not a gridline above it
+    assert "intervals" in svg
+
+
+def test_the_trend_has_y_values_and_says_what_it_counts():
+    from web import charts
+    svg = charts.trend([("11-28", 12.0), ("11-29", 31.0), ("11-30", 8.5)], 12.0)
+    values = [t for t, _ in _labels(svg) if t.isdigit()]
+    assert values[0] == "0" and len(values) >= 3 and "per hour in bed" in svg
+
+
+def test_the_timeline_labels_do_not_crowd_on_a_phone():
+    from web import charts
+    svg = charts.timeline([], [], [{"in_s": 0, "out_s": 9 * 3600}], 0, 9 * 3600, 22 * 3600)
+    clocks = sorted(float(x) for x in re.findall(r'<text class="axis" x="([\d.]+)"', svg))
+    gaps = [b - a for a, b in zip(clocks, clocks[1:])]
+    assert clocks and min(gaps) >= 5 * charts.CHAR_W + charts.CHAR_W   # "23:00" and a space

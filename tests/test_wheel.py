@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,8 +39,13 @@ def _clean_env(home: Path) -> dict:
 def installed(tmp_path_factory):
     """A venv with only the built wheel (and its dependencies) in it, and a short night stored by it."""
     home = tmp_path_factory.mktemp("household")
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(home / "dist"),
-         str(ROOT), cwd=home)
+    checkout = home / "checkout"      # the files of this checkout, and no build left over from before
+    files = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, checkout / name)
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(home / "dist"), str(checkout), cwd=home)
     wheel = next((home / "dist").glob("kickwatch-*.whl"))
     _run(sys.executable, "-m", "venv", str(home / "venv"), cwd=home)
     env = _clean_env(home)

@@ -63,7 +63,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         if date is not None and not valid_date(date):
             abort(400, f"'{date}' is not a date; dates look like 2026-11-23")
         with reading() as s:
-            night = stored_night(s, cfg, date) if s else None
+            night = stored_night(s, date) if s else None
         if night is None:
             abort(404, f"no night of {date}" if date else "no nights recorded yet")
         return night
@@ -109,17 +109,18 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     @app.get("/")
     def home():
         with reading() as s:
-            night = stored_night(s, cfg) if s else None
+            night = stored_night(s) if s else None
             st = status_of(s, cfg)
         if night is None:
             return render_template("status.html", st=st, first=True)
         return render_template("night.html", n=present_night(night), st=st, latest=True,
-                               shared_bed=cfg.detection.shared_bed)
+                               shared_bed=counted_as_shared(night, cfg))
 
     @app.get("/night/<date>")
     def night(date):
-        return render_template("night.html", n=present_night(night_or_404(date)), st=None, latest=False,
-                               shared_bed=cfg.detection.shared_bed)
+        n = night_or_404(date)
+        return render_template("night.html", n=present_night(n), st=None, latest=False,
+                               shared_bed=counted_as_shared(n, cfg))
 
     @app.get("/nights")
     def nights():
@@ -143,7 +144,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
             if not s:
                 abort(404, "no nights recorded yet")
             dates = [r["date"] for r in s.nights() if lo <= r["date"] <= hi][::-1][:31]
-            shown = [present_night(stored_night(s, cfg, d)) for d in dates]
+            shown = [present_night(stored_night(s, d)) for d in dates]
         if not shown:
             abort(404, f"no nights between {lo} and {hi}")
         return render_template("print.html", nights=shown, span=f"{lo} to {hi}")
@@ -253,6 +254,12 @@ def night_edf(night: dict, raw_dir: str) -> bytes | None:
                 rec.annotations.append((round(t + shift, 3), 0.0, what))
     rec.annotations.sort()
     return edf_bytes(rec)
+
+
+def counted_as_shared(night: dict, cfg: Config) -> bool:
+    """Whether the night was counted as a shared bed: as it was recorded (older nights: today's setting)."""
+    kept = night["night"].get("scored_with")
+    return kept["shared_bed"] if kept else cfg.detection.shared_bed
 
 
 def valid_date(text: str) -> bool:

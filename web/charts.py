@@ -1,14 +1,38 @@
 """Charts drawn on the server as inline SVG: no script, no CDN, readable when printed.
 
 Each function takes plain numbers and returns an SVG string. Sizes are in viewBox
-units laid out for a phone (360 wide); the SVG scales to its container. Colours
-come from CSS classes, so dark and light themes and print all work.
+units laid out for a phone (360 wide); the SVG scales to its container, which the
+style caps at 480 px, so text of TEXT units reads at 13-19 px from a 390 px phone
+to a desktop. Labels are spaced by their own width at that size, never crowded.
+Colours come from CSS classes, so dark and light themes and print all work.
 """
 from __future__ import annotations
 
+import math
 from html import escape
 
 W = 360
+TEXT = 14            # the charts' text size in viewBox units (kickwatch.css says the same)
+CHAR_W = 0.6 * TEXT  # a digit or letter's width, near enough, for spacing labels
+
+
+def _every(labels: list[str], room: float) -> int:
+    """Label every k-th slot so that labels of this length fit side by side in `room` units."""
+    if not labels:
+        return 1
+    widest = max(len(t) for t in labels) * CHAR_W + CHAR_W
+    return max(1, math.ceil(len(labels) * widest / room))
+
+
+def _ticks(top: float) -> list[float]:
+    """Whole-number y ticks from zero: steps of 1, 2, 5 or 10^k times them, at most four above zero."""
+    step = 1.0
+    while top / step > 4:
+        for f in (2, 2.5, 2):
+            step *= f
+            if top / step <= 4:
+                break
+    return [k * step for k in range(int(top // step) + 1)]
 
 
 def _svg(height: int, body: list[str], label: str, cls: str) -> str:
@@ -24,7 +48,7 @@ def _clock(t: float, origin_clock_s: float) -> str:
 def timeline(movements: list[dict], series: list[dict], bed: list[dict], start_s: float, end_s: float,
              origin_clock_s: float) -> str:
     """The night left to right: in-bed band, series bands, a tick per movement (periodic marked)."""
-    h, top, base = 120, 22, 92
+    h, top, base = 128, 24, 96
     span = max(end_s - start_s, 1.0)
     left, width = 6, W - 12
 
@@ -51,52 +75,51 @@ def timeline(movements: list[dict], series: list[dict], bed: list[dict], start_s
                         f'y1="{base - (30 if m["periodic"] else 20)}" y2="{base}" data-onset="{m["onset_s"]}"/>')
     # hour marks
     first_hour = 3600 - (origin_clock_s + start_s) % 3600
+    hours = max(1, int(span // 3600))
+    step = 3600 * _every(["00:00"] * hours, width)
     t = start_s + first_hour
-    step = 3600 if span <= 6 * 3600 * 1.5 else 7200
     while t < end_s:
-        body.append(f'<line class="grid" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{base + 4}"/>')
-        body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 16}" text-anchor="middle">'
-                    f'{_clock(t, origin_clock_s)}</text>')
+        if left + 20 <= x(t) <= left + width - 20:      # a label cut by the edge is not shown
+            body.append(f'<line class="grid" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{base + 4}"/>')
+            body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">'
+                        f'{_clock(t, origin_clock_s)}</text>')
         t += step
-    body.append(f'<text class="legend" x="{left}" y="14">in bed · <tspan class="plm-key">periodic</tspan> · '
-                f'<tspan class="lm-key">other</tspan> · <tspan class="large-key">large</tspan></text>')
+    body.append(f'<text class="legend" x="{left}" y="16"><tspan class="plm-key">periodic</tspan> · '
+                f'<tspan class="lm-key">other</tspan> · <tspan class="large-key">large</tspan> · in bed shaded</text>')
     return _svg(h, body, "timeline of the night", "timeline")
 
 
-def bars(values: list[float], labels: list[str], label: str, cls: str, reference: float | None = None,
-         reference_label: str = "", height: int = 130) -> str:
-    """A bar chart: one bar per value, optional horizontal reference line."""
-    top, base, left, right = 12, height - 22, 26, W - 6
-    vmax = max([*values, reference or 0, 1e-9]) * 1.1
+def bars(values: list[float], labels: list[str], label: str, cls: str, unit: str, height: int = 150) -> str:
+    """A bar chart: one bar per value, whole-number y ticks, `unit` saying what the bars count."""
+    top, base, left, right = 26, height - 24, 30, W - 6
+    ticks = _ticks(max([*values, 1]))
+    vmax = max(ticks[-1], max(values, default=0), 1)
     n = max(len(values), 1)
     bw = (right - left) / n
-    body = []
-    for frac in (0.5, 1.0):
-        y = base - frac * (base - top) / 1.1
-        body.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        body.append(f'<text class="axis" x="{left - 3}" y="{y + 3:.1f}" text-anchor="end">{vmax / 1.1 * frac:.0f}</text>')
+    body = [f'<text class="axis unit" x="{left}" y="{top - 10}">{escape(unit)}</text>']
+    for v in ticks:
+        y = base - v / vmax * (base - top)
+        if v:
+            body.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        body.append(f'<text class="axis" x="{left - 4}" y="{y + TEXT * 0.35:.1f}" text-anchor="end">{v:g}</text>')
     for i, v in enumerate(values):
         bh = v / vmax * (base - top)
         body.append(f'<rect class="bar" x="{left + i * bw + 0.5:.1f}" y="{base - bh:.1f}" width="{max(bw - 1, 0.5):.1f}" '
                     f'height="{bh:.1f}"><title>{escape(labels[i])}: {v:g}</title></rect>')
-    every = max(1, n // 8)
+    every = _every(labels, right - left)
     for i in range(0, n, every):
-        body.append(f'<text class="axis" x="{left + (i + 0.5) * bw:.1f}" y="{base + 14}" text-anchor="middle">'
+        body.append(f'<text class="axis" x="{left + (i + 0.5) * bw:.1f}" y="{base + 18}" text-anchor="middle">'
                     f'{escape(labels[i])}</text>')
-    if reference is not None:
-        y = base - reference / vmax * (base - top)
-        body.append(f'<line class="reference" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        body.append(f'<text class="axis ref-label" x="{right}" y="{y - 3:.1f}" text-anchor="end">'
-                    f'{escape(reference_label)}</text>')
     body.append(f'<line class="axis-line" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>')
     return _svg(height, body, label, cls)
 
 
 def trend(points: list[tuple[str, float | None]], median: float | None, reference: float = 15.0) -> str:
-    """PLMI night by night, with the median and the 15/h reference."""
-    h, top, base, left, right = 150, 14, 124, 26, W - 6
+    """PLMI night by night, with the median and the 15/h reference, and y ticks in movements per hour."""
+    h, top, base, left, right = 170, 26, 142, 30, W - 6
     vals = [v for _, v in points if v is not None]
-    vmax = max([*vals, reference, 1.0]) * 1.15
+    ticks = _ticks(max([*vals, reference, 1.0]) * 1.1)
+    vmax = max(ticks[-1], *vals, reference * 1.1)
     n = max(len(points), 1)
 
     def x(i):
@@ -106,21 +129,28 @@ def trend(points: list[tuple[str, float | None]], median: float | None, referenc
         return base - v / vmax * (base - top)
 
     body = [f'<line class="axis-line" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>',
-            f'<line class="reference" x1="{left}" x2="{right}" y1="{y(reference):.1f}" y2="{y(reference):.1f}"/>',
-            f'<text class="axis ref-label" x="{right}" y="{y(reference) - 3:.1f}" text-anchor="end">15/h</text>']
+            f'<text class="axis unit" x="{left}" y="{top - 10}">per hour in bed</text>']
+    for v in ticks:
+        if v:
+            body.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
+        body.append(f'<text class="axis" x="{left - 4}" y="{y(v) + TEXT * 0.35:.1f}" text-anchor="end">{v:g}</text>')
+    body += [f'<line class="reference" x1="{left}" x2="{right}" y1="{y(reference):.1f}" y2="{y(reference):.1f}"/>',
+             f'<text class="axis ref-label" x="{right}" y="{y(reference) - 4:.1f}" text-anchor="end">15/h</text>']
     path = []
     for i, (d, v) in enumerate(points):
         if v is None:
             continue
         path.append(f"{'M' if not path else 'L'}{x(i):.1f},{y(v):.1f}")
-        body.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5"><title>{escape(d)}: '
+        body.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3"><title>{escape(d)}: '
                     f'{v:.1f}/h</title></circle>')
     if path:
         body.insert(1, f'<path class="line" d="{" ".join(path)}"/>')
     if median is not None:
         body.append(f'<line class="median" x1="{left}" x2="{right}" y1="{y(median):.1f}" y2="{y(median):.1f}"/>')
-        body.append(f'<text class="axis" x="{left + 2}" y="{y(median) - 3:.1f}">median {median:.1f}</text>')
+        body.append(f'<text class="axis" x="{left + 4}" y="{y(median) - 4:.1f}">median {median:.1f}</text>')
     if points:
-        body.append(f'<text class="axis" x="{left}" y="{base + 16}">{escape(points[0][0])}</text>')
-        body.append(f'<text class="axis" x="{right}" y="{base + 16}" text-anchor="end">{escape(points[-1][0])}</text>')
+        body.append(f'<text class="axis" x="{left}" y="{base + 18}">{escape(points[0][0])}</text>')
+        if len(points) > 1:
+            body.append(f'<text class="axis" x="{right}" y="{base + 18}" text-anchor="end">'
+                        f'{escape(points[-1][0])}</text>')
     return _svg(h, body, "PLMI night by night", "trend")

@@ -1,7 +1,8 @@
 """From a stored night (the `analyze` JSON shape) to what a person reads on the page.
 
-Plain words, local clock times, the densest periodic episode, the hours when the
-partner's sleep was most likely disturbed. No HTTP here: the views call it.
+Plain words, local clock times, the densest periodic episode, and the hour with the
+most movements when one stands out. Only what the strip measured: the partner's
+sleep is not measured, so nothing here says how it went. No HTTP here: the views call it.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def present_night(night: dict) -> dict:
                    "every": round(best["mean_imi_s"]), "count": best["count"],
                    "minutes": round((best["offset_s"] - best["onset_s"]) / 60)}
     hours = _per_hour(lms, start, end, origin)
-    disturbed = max(hours, key=lambda h: h[1]) if hours and max(c for _, c in hours) > 0 else None
+    busiest = _busiest(hours)
     imi = s["imi_histogram"]["counts"]
     return {
         "date": night["night"]["date"],
@@ -51,15 +52,29 @@ def present_night(night: dict) -> dict:
         "in_bed": (clock(origin, start), clock(origin, end)) if bed else None,
         "trips": trips,
         "episode": episode,
-        "disturbed": disturbed,
+        "busiest": busiest,
         "movement_count": len(moves),
         "timeline": charts.timeline(moves, night["series"], bed, start, end, origin_clock_s),
         "imi_chart": charts.bars(imi, [str(i * 2) for i in range(len(imi))], "intervals between movements",
-                                 "imi", height=120),
+                                 "imi", unit="intervals, by seconds between onsets"),
         "hour_chart": charts.bars([c for _, c in hours], [h for h, _ in hours], "leg movements per hour",
-                                  "per-hour", height=120),
+                                  "per-hour", unit="leg movements, by hour in bed"),
         "plmi_gauge": _gauge(s["plmi"]),
     }
+
+
+BUSIEST_MIN = 10          # fewer movements in an hour than this is no busy hour worth naming
+
+
+def _busiest(hours: list[tuple[str, int]]) -> dict | None:
+    """The hour with the most leg movements, when it has at least BUSIEST_MIN and clearly more than the
+    next (a quarter more): a tie, or a handful of movements, names no hour."""
+    ranked = sorted(hours, key=lambda h: -h[1])
+    if not ranked or ranked[0][1] < BUSIEST_MIN:
+        return None
+    if len(ranked) > 1 and ranked[0][1] < 1.25 * ranked[1][1]:
+        return None
+    return {"from": ranked[0][0], "count": ranked[0][1]}
 
 
 def _per_hour(lms: list[dict], start: float, end: float, origin: dt.datetime) -> list[tuple[str, int]]:
@@ -79,10 +94,16 @@ def _gauge(plmi: float | None) -> dict:
 
 
 def present_trend(nights: list[dict], days: int) -> dict:
-    recent = sorted(nights, key=lambda n: n["date"])[-days:]
+    """The nights recorded in the `days` days up to the newest one (a tab of 30 with 7 stored shows 7)."""
+    ordered = sorted(nights, key=lambda n: n["date"])
+    if ordered:
+        newest = dt.date.fromisoformat(ordered[-1]["date"])
+        since = (newest - dt.timedelta(days=days - 1)).isoformat()
+        ordered = [n for n in ordered if n["date"] >= since]
+    recent = ordered
     values = [n["plmi"] for n in recent if n["plmi"] is not None]
     median = statistics.median(values) if values else None
     points = [(n["date"][5:], n["plmi"]) for n in recent]
     above = sum(1 for v in values if v > ELEVATED_PLMI)
     return {"chart": charts.trend(points, median), "median": median, "count": len(recent), "above": above,
-            "days": days}
+            "days": days, "until": recent[-1]["date"] if recent else None}
