@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--json", action="store_true", help="print one JSON object")
     n.set_defaults(func=cmd_night)
 
+    q = sub.add_parser("rescore", help="count stored nights again under today's series rules, and say what changed",
+                       description="A stored night keeps the figures it was recorded with. After changing "
+                                   "[series] settings, this counts closed nights again with them and lists "
+                                   "each change; the night still being recorded is left to the recorder.")
+    q.add_argument("dates", nargs="*", metavar="DATE", help="nights to count again, YYYY-MM-DD (default: all closed)")
+    q.add_argument("--db", help=f"database path (default {DEFAULT_DB} or the config's)")
+    q.add_argument("--config", help="config file whose rules to apply")
+    q.set_defaults(func=cmd_rescore)
+
     w = sub.add_parser("web", help="serve the dashboard (waitress, read-only on the store)",
                        description="Serve the morning page on the house network. Runs as kickwatch-web.service.")
     w.add_argument("--db", help="database path (default: the config's)")
@@ -275,6 +284,39 @@ def cmd_night(args) -> int:
     return 0
 
 
+def cmd_rescore(args) -> int:
+    from appliance.nights import rescore
+    from appliance.store import Store
+
+    for d in args.dates:
+        try:
+            dt.date.fromisoformat(d)
+        except ValueError:
+            raise UsageError(f"dates must be YYYY-MM-DD, got {d!r}")
+    cfg = _load_config(args.config)
+    db = args.db or cfg.store.database
+    if not Path(db).exists():
+        raise NothingToShow(f"no database at {db}; pass --db, or run the daemon first")
+    store = Store(db)
+    try:
+        done = rescore(store, cfg, args.dates or None)
+    finally:
+        store.close()
+    missing = sorted(set(args.dates) - {n["date"] for n in done})
+    rules = f"IMI {cfg.series.imi_min_s:g}-{cfg.series.imi_max_s:g} s, at least {cfg.series.min_count} in a row"
+    for n in done:
+        if n["changes"]:
+            what = "; ".join(f"{k} {a} -> {b}" for k, (a, b) in n["changes"].items())
+            print(f"night of {n['date']}: {what}")
+        else:
+            print(f"night of {n['date']}: unchanged")
+    print(f"{len(done)} night(s) counted again under {rules}; "
+          f"{sum(1 for n in done if n['changes'])} changed")
+    if missing:
+        raise NothingToShow(f"no closed night of {', '.join(missing)} in {db} (the open night is the recorder's)")
+    return 0
+
+
 def cmd_web(args) -> int:
     import logging
 
@@ -369,14 +411,17 @@ def format_summary(out: dict, title: str) -> str:
     if not out.get("bed"):
         lines.append("  nobody in bed in this recording")
         return "\n".join(lines)
-    plmi = "n/a" if s["plmi"] is None else f"{s['plmi']:.1f}"
-    pi = "n/a" if s["periodicity_index"] is None else f"{s['periodicity_index']:.2f}"
+    pi = "not measured (no intervals between leg movements)" if s["periodicity_index"] is None else \
+        f"{s['periodicity_index']:.2f}"
+    plmi = (f"{s['plmi']:.1f} per hour in bed (over 15/h is elevated in adults; time in bed, not sleep)"
+            if s["plmi"] is not None else f"not measured: {s.get('not_measured') or 'no time in bed'}")
     lines += [
-        f"  in bed          {s['hours_in_bed']:.2f} h ({len(out['bed'])} period(s))",
+        f"  in bed          {s['hours_in_bed'] * 60:.0f} min ({len(out['bed'])} period(s))" if s["hours_in_bed"] < 1
+        else f"  in bed          {s['hours_in_bed']:.2f} h ({len(out['bed'])} period(s))",
         f"  leg movements   {s['lm_count']}  ({s['lmi']:.1f} per hour in bed)" if s["lmi"] is not None else
         f"  leg movements   {s['lm_count']}",
         f"  periodic (PLM)  {s['plm_count']} in {s['series_count']} series",
-        f"  PLMI            {plmi} per hour in bed (over 15/h is elevated in adults; time in bed, not sleep)",
+        f"  PLMI            {plmi}",
         f"  periodicity     {pi}",
         f"  large movements {s['large_count']}",
     ]

@@ -16,8 +16,22 @@ import numpy as np
 
 from appliance.config import Config
 from appliance.detector import ChannelDetector, Tick
+from appliance.errors import CannotMeasure
 from appliance.occupancy import BedTracker, QuietState
 from appliance.scoring import Movement, Stretch, classify, in_any, join_large, merge_channels
+
+# The detector works in 0.1 s frames and looks at force up to 10 Hz beside mains hum
+# nulled at 50 and 60 Hz; the config, the simulator and the tests span 100-500 Hz.
+MIN_FS = 100.0
+
+
+def check_rate(fs: float) -> None:
+    """Refuse a sample rate that cannot show a leg movement, rather than report none."""
+    if fs < MIN_FS:
+        raise CannotMeasure(f"the recording has {fs:g} samples per second, too few to see a leg movement: "
+                            f"kickwatch needs at least {MIN_FS:g} (it was built and checked at {MIN_FS:g}-500); "
+                            "record at a higher rate")
+
 
 FLAT_MARGIN_S = 1.0
 BED_CHANGE_MARGIN_S = 2.0
@@ -55,6 +69,7 @@ class StreamDetector:
     def __init__(self, fs: float, channels: int, cfg: Config | None = None,
                  empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None,
                  provisional_after_s: float | None = None):
+        check_rate(fs)
         self.cfg = cfg or Config()
         self.fs = float(fs)
         self.n_channels = channels

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from appliance.config import Config, DetectionConfig, SeriesConfig
 
 IMI_BIN_S = 2.0
+MIN_HOURS_FOR_RATE = 1.0   # under an hour in bed a few movements more or less swing a per-hour rate wildly
 IMI_HIST_MAX_S = 90.0
 
 
@@ -243,8 +244,10 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
     log_hist = _histogram([math.log(x) for x in flat if x > 0], log_width, 30)
     pi = periodicity_index(runs, cfg.imi_min_s, cfg.imi_max_s)
 
+    measured = hours >= MIN_HOURS_FOR_RATE
+
     def rate(k):
-        return round(k / hours, 1) if hours > 0 else None
+        return round(k / hours, 1) if measured else None
 
     return {
         "hours_in_bed": round(hours, 2),
@@ -259,7 +262,16 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
         "imi_histogram": {"bin_s": IMI_BIN_S, "counts": hist},
         "log_imi_histogram": {"edges_ln_s": [round(x, 3) for x in log_edges], "counts": log_hist},
         "denominator": "time in bed (no EEG, so not sleep time)",
+        "not_measured": None if measured else not_measured_reason(hours),
     }
+
+
+def not_measured_reason(hours: float) -> str:
+    """Why the per-hour rates are null, in one sentence."""
+    if hours <= 0:
+        return "Nobody was in bed, so there is no per-hour rate."
+    return (f"Only {hours * 60:.0f} minutes in bed: a per-hour rate needs at least "
+            f"{MIN_HOURS_FOR_RATE * 60:.0f} minutes in bed to mean anything.")
 
 
 class NightResult:

@@ -190,3 +190,48 @@ def test_a_stray_error_is_a_bug_said_as_such_not_a_usage_error():
     assert code == 70 and message.startswith("internal error (a bug in kickwatch, not your input)")
     from sensor.errors import SourceSettingError
     assert _said(SourceSettingError("unknown source 'x'")) == ("unknown source 'x'", 64)
+
+
+def test_rescore_counts_stored_nights_again_and_says_what_changed(night_file, tmp_path):
+    db = tmp_path / "k.db"
+    assert kw("run", "--source", str(night_file), "--speed", "max", "--db", str(db)).returncode == 0
+    before = json.loads(kw("night", "--db", str(db), "--json").stdout)
+    (tmp_path / "c.toml").write_text("[series]\nmin_count = 2\nimi_max_s = 300\n")
+    # reading under other rules changes nothing: the night is read as it was recorded
+    assert json.loads(kw("night", "--db", str(db), "--json", "--config", str(tmp_path / "c.toml")).stdout) == before
+    r = kw("rescore", "--db", str(db), "--config", str(tmp_path / "c.toml"))
+    assert r.returncode == 0, r.stderr
+    after = json.loads(kw("night", "--db", str(db), "--json").stdout)
+    assert after["summary"]["plm_count"] >= before["summary"]["plm_count"]
+    assert after["night"]["scored_with"]["min_count"] == 2
+    date = before["night"]["date"]
+    if after["summary"]["plmi"] != before["summary"]["plmi"]:
+        assert f"night of {date}: " in r.stdout and f"plmi {before['summary']['plmi']} -> " in r.stdout
+    assert "1 night(s) counted again under IMI 10-300 s, at least 2 in a row" in r.stdout
+    assert len(after["movements"]) == len(before["movements"])       # marks change, movements stay
+    listed = json.loads(kw("night", date, "--db", str(db), "--json").stdout)["summary"]["plmi"]
+    import sqlite3
+    assert sqlite3.connect(db).execute("SELECT plmi FROM nights").fetchone()[0] == listed
+
+
+def test_a_sample_rate_too_low_for_a_leg_movement_is_refused(tmp_path):
+    t = np.arange(600.0)
+    np.savetxt(tmp_path / "slow.csv", np.column_stack([t, np.sin(t)]), delimiter=",", header="t,ch0", comments="")
+    r = kw("analyze", str(tmp_path / "slow.csv"), "--json")
+    assert r.returncode == 65 and r.stdout == ""
+    assert "1 samples per second, too few to see a leg movement" in r.stderr and "at least 100" in r.stderr
+
+
+def test_a_short_stay_in_bed_has_no_per_hour_rate_and_says_why(real_dir):
+    r = kw("analyze", str(real_dir / "fsr_bed_b.npz"), "--json")     # about ten minutes in bed
+    s = json.loads(r.stdout)["summary"]
+    assert s["plmi"] is None and s["lmi"] is None
+    assert s["not_measured"].startswith("Only ") and "at least 60 minutes in bed" in s["not_measured"]
+    text = kw("analyze", str(real_dir / "fsr_bed_b.npz")).stdout
+    assert "per hour" not in text.split("PLMI")[0] and "PLMI            not measured: Only" in text
+
+
+def test_a_whole_night_is_measured(night_file):
+    s = json.loads(kw("analyze", str(night_file), "--json").stdout)["summary"]
+    if s["hours_in_bed"] >= 1.0:
+        assert s["plmi"] is not None and s["not_measured"] is None

@@ -117,11 +117,12 @@ def test_intervals_are_onset_to_onset_and_break_at_large_movements():
 def test_summary_uses_time_in_bed_as_the_denominator():
     ms = lms(*[100 + 20 * i for i in range(10)]) + lms(2000)
     series = find_series(ms, SeriesConfig())
-    s = summarise(ms, series, [(0, 1800), (1900, 3600)], SeriesConfig())
-    assert s["hours_in_bed"] == pytest.approx(3500 / 3600, abs=0.01)
+    s = summarise(ms, series, [(0, 1800), (1900, 4000)], SeriesConfig())
+    assert s["hours_in_bed"] == pytest.approx(3900 / 3600, abs=0.01)
     assert s["lm_count"] == 11 and s["plm_count"] == 10 and s["series_count"] == 1
-    assert s["plmi"] == pytest.approx(10 / (3500 / 3600), abs=0.05)
-    assert s["lmi"] == pytest.approx(11 / (3500 / 3600), abs=0.05)
+    assert s["plmi"] == pytest.approx(10 / (3900 / 3600), abs=0.05)
+    assert s["lmi"] == pytest.approx(11 / (3900 / 3600), abs=0.05)
+    assert s["not_measured"] is None
     assert "time in bed" in s["denominator"]
     assert sum(s["imi_histogram"]["counts"]) == 9 and s["imi_histogram"]["counts"][10] == 9   # 20 s in bin 20-22
 
@@ -129,3 +130,12 @@ def test_summary_uses_time_in_bed_as_the_denominator():
 def test_summary_of_an_empty_night():
     s = summarise([], [], [], SeriesConfig())
     assert s["plmi"] is None and s["lm_count"] == 0 and s["periodicity_index"] is None
+    assert s["not_measured"] == "Nobody was in bed, so there is no per-hour rate."
+
+
+def test_under_an_hour_in_bed_no_rate_is_given_and_the_minimum_is_said():
+    ms = lms(*[100 + 20 * i for i in range(10)])
+    s = summarise(ms, find_series(ms, SeriesConfig()), [(0, 59 * 60)], SeriesConfig())
+    assert s["plmi"] is None and s["lmi"] is None and s["plm_count"] == 10
+    assert s["not_measured"] == ("Only 59 minutes in bed: a per-hour rate needs at least 60 minutes in bed "
+                                 "to mean anything.")

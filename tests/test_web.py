@@ -269,3 +269,12 @@ def test_the_timeline_labels_do_not_crowd_on_a_phone():
     clocks = sorted(float(x) for x in re.findall(r'<text class="axis" x="([\d.]+)"', svg))
     gaps = [b - a for a, b in zip(clocks, clocks[1:])]
     assert clocks and min(gaps) >= 5 * charts.CHAR_W + charts.CHAR_W   # "23:00" and a space
+
+
+def test_a_short_night_shows_no_rate_and_says_why(tmp_path):
+    build_db(tmp_path / "k.db", nights=1, hours=0.5).close()
+    c = create_app(tmp_path / "k.db", web_config(tmp_path), testing=True).test_client()
+    html = c.get("/").get_data(as_text=True)
+    assert 'id="not-measured"' in html and "needs at least 60 minutes in bed" in html
+    assert 'id="plmi"' not in html and "under 15/h" not in html
+    assert c.get("/api/night/last").get_json()["summary"]["plmi"] is None

@@ -51,7 +51,7 @@ def installed(tmp_path_factory):
     env = _clean_env(home)
     _run(str(home / "venv" / "bin" / "pip"), "install", "-q", str(wheel), cwd=home, env=env)
     (home / "kickwatch.toml").write_text(
-        '[source]\nsim_hours = 1.0\nsim_profile = "severe"\nsim_seed = 3\n'
+        '[source]\nsim_hours = 1.5\nsim_profile = "severe"\nsim_seed = 3\n'
         f'[store]\ndatabase = "{home / "data" / "kickwatch.db"}"\n'
         f'[web]\nrequests_dir = "{home / "requests"}"\nsecret_file = "{home / "secret"}"\npin_file = "{home / "pin"}"\n')
     env["KICKWATCH_CONFIG"] = str(home / "kickwatch.toml")
