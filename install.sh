@@ -122,8 +122,15 @@ create_users() {
     fi
 }
 
+# kickwatch's Python packages: every top-level folder with an __init__.py but the tests and benchmarks
+# (found, not listed, so a new package is never left behind)
+packages() {
+    (cd "$SRC" && for init in */__init__.py; do dirname "$init"; done | grep -vx -e tests -e bench)
+}
+
 source_stamp() {
-    (cd "$SRC" && find pyproject.toml sensor appliance web -type f \( -name '*.py' -o -name '*.toml' \
+    # shellcheck disable=SC2046  # one word per package
+    (cd "$SRC" && find pyproject.toml $(packages) -type f \( -name '*.py' -o -name '*.toml' \
         -o -name '*.html' -o -name '*.css' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
@@ -137,13 +144,16 @@ install_code() {
     mkdir -p "$PREFIX/src"
     rm -rf "$PREFIX/src"
     mkdir -p "$PREFIX/src"
-    (cd "$SRC" && tar cf - pyproject.toml README.md sensor appliance web systemd hardware) | tar xf - -C "$PREFIX/src"
+    # shellcheck disable=SC2046  # one word per package
+    (cd "$SRC" && tar cf - pyproject.toml README.md $(packages) systemd hardware) | tar xf - -C "$PREFIX/src"
     if [ ! -x "$PREFIX/venv/bin/python" ]; then
         # system site packages: apt's lgpio, spidev and numpy serve the venv (PEP 668)
         python3 -m venv --system-site-packages "$PREFIX/venv"
     fi
     if [ "${KICKWATCH_SKIP_PIP:-0}" != 1 ]; then
         logged "$PREFIX/venv/bin/pip" install --quiet --no-cache-dir "$PREFIX/src"
+        # what was installed must start: a package left out fails here, not at the first boot
+        logged "$PREFIX/venv/bin/kickwatch" --help
     fi
     printf '%s\n' "$stamp" >"$PREFIX/.stamp"
     changed "installed kickwatch into $PREFIX/venv"

@@ -21,8 +21,8 @@ import numpy as np
 from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.nights import NightBook
-from appliance.occupancy import QuietState
-from appliance.pipeline import StreamDetector
+from appliance.detection.occupancy import QuietState
+from appliance.detection.pipeline import StreamDetector
 from appliance.sdnotify import Notifier
 from appliance.store import Store
 from sensor.block import Block
@@ -75,7 +75,7 @@ class Daemon:
         t_start = self._mono()
         src = self.source
         ref = self.store.get_state("empty_ref") if self.keep_empty_ref else None
-        det = StreamDetector(src.fs, src.channels, self.cfg, QuietState(**ref) if ref else None,
+        det = StreamDetector(src.fs, src.channels, self.cfg.detection, QuietState(**ref) if ref else None,
                              rails=getattr(src, "rails", None),
                              provisional_after_s=None if self.finite else PROVISIONAL_AFTER_S)
         book = None

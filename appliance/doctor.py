@@ -18,8 +18,8 @@ import numpy as np
 
 from appliance import sensor_status
 from appliance.config import Config, DetectionConfig
-from appliance.detector import ChannelDetector
-from appliance.scoring import through_mattress
+from appliance.detection.detector import ChannelDetector
+from appliance.detection.scoring import through_mattress
 from sensor.errors import SensorError
 from sensor.sources import HARDWARE
 

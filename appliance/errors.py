@@ -35,19 +35,15 @@ class NothingToShow(KickwatchError):
     code = EX_NOTHING
 
 
-class CannotMeasure(KickwatchError):
-    """The input cannot carry any figure at all (a sample rate too low to see a leg movement)."""
-
-    code = EX_DATAERR
-
-
 def exit_code(e: BaseException) -> int:
     """The README's exit status for an error kickwatch knows; EX_SOFTWARE for one it does not."""
     from appliance.config import ConfigError
+    from appliance.detection.errors import CannotMeasure
     from appliance.store import StoreError
     from sensor.errors import RecordingError, SensorError, SourceSettingError
 
     for kind, code in ((KickwatchError, None), (ConfigError, EX_CONFIG), (RecordingError, EX_DATAERR),
+                       (CannotMeasure, EX_DATAERR),
                        (SourceSettingError, EX_USAGE), (SensorError, EX_UNAVAILABLE), (StoreError, EX_CANTCREAT),
                        (OSError, EX_IOERR)):
         if isinstance(e, kind):

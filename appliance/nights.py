@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from appliance.config import Config, SeriesConfig
-from appliance.scoring import Movement, NightResult, Series, summarise
+from appliance.detection.scoring import Movement, NightResult, Series, summarise
 from appliance.store import Store
 
 if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does not
-    from appliance.pipeline import Events
+    from appliance.detection.pipeline import Events
 
 EVENING_SHIFT = dt.timedelta(hours=12)
 
@@ -141,7 +141,7 @@ class NightBook:
         if n is None or not n.dirty:
             return
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
-        result = NightResult(n.movements, bed, self.cfg, self.fs, self.channels, n.last_s)
+        result = NightResult(n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s)
         o = n.origin_utc
         _queue_scores(self.store, n.id, o, result, scored_with(self.cfg), n.written)
         for a, b in n.bed:
@@ -212,7 +212,7 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
         before = stored_night(store, row["date"])
         o = row["origin_utc"]
         movements, _, bed, last = _stored_parts(store, row)
-        result = NightResult(movements, bed, cfg, row["fs"], row["channels"], last - o)
+        result = NightResult(movements, bed, cfg.series, row["fs"], row["channels"], last - o)
         _queue_scores(store, row["id"], o, result, scored_with(cfg), {})
         store.queue("sql", "nights", ("UPDATE nights SET hours_in_bed = ?, lm_count = ?, plm_count = ?, "
                                       "series_count = ?, plmi = ?, lmi = ?, periodicity_index = ?, summary_json = ? "

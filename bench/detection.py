@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.analysis import analyze_signal
+from appliance.detection.analysis import analyze_signal
 from appliance.config import Config
-from appliance.evaluation import overlapping, pooled, prf
-from appliance.scoring import Movement, find_series
+from appliance.detection.evaluation import overlapping, pooled, prf
+from appliance.detection.scoring import Movement, find_series
 from sensor.recording import read_recording, write_recording
 from sensor.simulator import PROFILES, World, simulate_night
 
@@ -31,7 +31,7 @@ PARTNER_SIZES = ((0, 1), (1, 2), (2, 4), (4, 100))   # partner movements by thei
 HELD_OUT = (101, 102, 103)
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
-KW = [sys.executable, "-m", "appliance.cli"]
+KW = [sys.executable, "-m", "kickwatch"]
 
 
 def truth_periodic(truth) -> tuple[list, int]:

@@ -45,7 +45,7 @@ def main() -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        kw = [sys.executable, "-m", "appliance.cli"]
+        kw = [sys.executable, "-m", "kickwatch"]
         web = subprocess.Popen(kw + ["web", "--db", str(d / "k.db"), "--host", "127.0.0.1", "--port", str(port),
                                      "--config", str(d / "k.toml")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

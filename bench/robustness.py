@@ -14,7 +14,7 @@ import argparse
 import sys
 from multiprocessing import Pool
 
-from appliance.evaluation import pooled
+from appliance.detection.evaluation import pooled
 from bench.detection import score_night, shared_bed
 from sensor.simulator import World
 

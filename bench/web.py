@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from appliance.analysis import analyze_signal
+from appliance.detection.analysis import analyze_signal
 from appliance.config import Config
 from appliance.nights import NightBook
-from appliance.pipeline import Events
+from appliance.detection.pipeline import Events
 from appliance.store import Store
 from sensor.simulator import simulate_night
 from web.app import create_app

@@ -41,7 +41,7 @@ Front ends: 'piezo' = film into a charge amplifier (high-pass 0.3 Hz, bias at ha
 the reference) into an MCP3008 (10 bit) or MCP3208 (12 bit), 3.3 V; 'loadcell' =
 bridge into an ADS1256 (24 bit, PGA 64, 2.5 V reference), which sees the static load.
 
-Ground truth is scored with the same rules the detector uses (appliance.scoring),
+Ground truth is scored with the same rules the detector uses (appliance.detection.scoring),
 so 'periodic' and series in the truth mean what they mean in the output.
 """
 from __future__ import annotations

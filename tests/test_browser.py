@@ -13,7 +13,6 @@ import sys
 import pytest
 from playwright.sync_api import sync_playwright
 
-from appliance.config import Config
 from appliance.nights import stored_night
 from tests.conftest import ARTIFACTS
 from tests.webfixtures import build_db, wait_for_http
@@ -38,7 +37,7 @@ def server(tmp_path_factory):
     cfgfile = d / "k.toml"
     cfgfile.write_text(f'[web]\nrequests_dir = "{d}/req"\nsecret_file = "{d}/secret"\npin_file = "{d}/pin"\n')
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "web", "--db", str(d / "k.db"), "--host",
+    proc = subprocess.Popen([sys.executable, "-m", "kickwatch", "web", "--db", str(d / "k.db"), "--host",
                              "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

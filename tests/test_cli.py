@@ -15,7 +15,7 @@ import pytest
 from sensor.recording import write_recording
 from tests.conftest import cached_night
 
-KW = [sys.executable, "-m", "appliance.cli"]
+KW = [sys.executable, "-m", "kickwatch"]
 
 
 def kw(*args, env=None, **kw_):
@@ -185,7 +185,7 @@ def test_night_at_its_defaults_with_nothing_stored_says_what_to_do(tmp_path):
 
 
 def test_a_stray_error_is_a_bug_said_as_such_not_a_usage_error():
-    from appliance.cli import _said
+    from kickwatch.cli import _said
     message, code = _said(ValueError("operands could not be broadcast together"))
     assert code == 70 and message.startswith("internal error (a bug in kickwatch, not your input)")
     from sensor.errors import SourceSettingError
@@ -235,3 +235,10 @@ def test_a_whole_night_is_measured(night_file):
     s = json.loads(kw("analyze", str(night_file), "--json").stdout)["summary"]
     if s["hours_in_bed"] >= 1.0:
         assert s["plmi"] is not None and s["not_measured"] is None
+
+
+def test_analyze_reads_the_households_config_like_every_other_command(night_file, tmp_path):
+    (tmp_path / "k.toml").write_text("[detection]\nshared_bed = true\n")
+    r = kw("analyze", str(night_file), "--json", env={"KICKWATCH_CONFIG": str(tmp_path / "k.toml")})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["recording"]["shared_bed"] is True

@@ -116,12 +116,12 @@ def test_a_delete_request_from_the_dashboard_is_carried_out(tmp_path):
 
 
 def test_a_known_empty_bed_is_not_overwritten_by_a_sleeper(tmp_path):
-    from appliance.occupancy import QuietState
-    from appliance.pipeline import StreamDetector
+    from appliance.detection.occupancy import QuietState
+    from appliance.detection.pipeline import StreamDetector
     from tests.test_detector import sleeper
     x = sleeper(300, fs=100.0, seed=2)
     ref = QuietState(1.65, 1e-4, 1e-4)
-    det = StreamDetector(100.0, 1, Config(), empty_ref=ref, provisional_after_s=60)
+    det = StreamDetector(100.0, 1, Config().detection, empty_ref=ref, provisional_after_s=60)
     ev = det.feed(x[:, None])
     ev2 = det.finish()
     changes = ev.bed_changes + ev2.bed_changes

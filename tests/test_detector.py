@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.analysis import analyze_signal
+from appliance.detection.analysis import analyze_signal
 from appliance.config import Config
 from sensor.simulator import _lowpass as mattress_lowpass
 from tests.conftest import cached_night

@@ -166,7 +166,7 @@ def test_every_command_runs_at_its_defaults_on_a_machine_with_no_pi(command, tmp
     import subprocess
     import sys
     env = {k: v for k, v in os.environ.items() if not k.startswith("KICKWATCH")}
-    r = subprocess.run([sys.executable, "-m", "appliance.cli", *command], capture_output=True, text=True, env=env,
+    r = subprocess.run([sys.executable, "-m", "kickwatch", *command], capture_output=True, text=True, env=env,
                        cwd=tmp_path, timeout=300)
     assert r.returncode in (0, 1), r.stderr
     assert r.stderr == "", r.stderr          # nothing leaks: no traceback, no systemctl chatter

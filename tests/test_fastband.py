@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.fastband import FastBand
+from appliance.detection.fastband import FastBand
 
 
 def power(x: np.ndarray, fs: float, block: int | None = None) -> np.ndarray:

@@ -30,7 +30,7 @@ def test_the_daemon_command_says_so_and_goes_on(tmp_path):
     write_recording(tmp_path / "n.npz", rec)
     db = tmp_path / "k.db"
     db.write_bytes(b"not a database at all" * 100)
-    r = subprocess.run([sys.executable, "-m", "appliance.cli", "run", "--source", str(tmp_path / "n.npz"),
+    r = subprocess.run([sys.executable, "-m", "kickwatch", "run", "--source", str(tmp_path / "n.npz"),
                         "--speed", "max", "--db", str(db)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "damaged" in r.stderr and "fresh one" in r.stderr
@@ -112,7 +112,7 @@ def test_a_start_that_fails_leaves_a_note_the_dashboard_shows(tmp_path):
     cfgfile = tmp_path / "k.toml"
     cfgfile.write_text(f'[store]\ndatabase = "{tmp_path}/k.db"\n[source]\nkind = "ads1256"\n'
                        f'[web]\nsecret_file = "{tmp_path}/s"\n')
-    r = subprocess.run([sys.executable, "-m", "appliance.cli", "run", "--config", str(cfgfile)],
+    r = subprocess.run([sys.executable, "-m", "kickwatch", "run", "--config", str(cfgfile)],
                        capture_output=True, text=True)
     assert r.returncode == 69
     note = tmp_path / "daemon-error.json"

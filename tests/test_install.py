@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +80,7 @@ def debian_root(tmp_path_factory):
     if not shutil.which("debootstrap"):
         pytest.fail("debootstrap is missing: scripts/system-deps.sh test installs it")
     root = tmp_path_factory.mktemp("deb12")
+    root.chmod(0o755)    # it is "/" inside: the services' own users must be able to walk it
     r = sh("debootstrap", "--variant=minbase",
            "--include=python3,python3-venv,python3-pip,python3-numpy,ca-certificates",
            "bookworm", str(root), "http://deb.debian.org/debian")
@@ -159,6 +163,97 @@ def test_second_run_changes_nothing(installed):
     _, _, second = installed
     assert "Nothing changed" in second, second
     assert "  + " not in second, second
+
+
+def unit_settings(unit: str) -> dict:
+    """The [Service] settings of one of our units, as systemd reads them (later lines add to earlier ones)."""
+    out: dict[str, list[str]] = {}
+    for line in (ROOT / "systemd" / unit).read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def start_as_unit(root: Path, unit: str) -> subprocess.Popen:
+    """The unit's own ExecStart, as its User and groups, with its umask and working directory, in the root.
+
+    What systemd does before that (its state and runtime folders, owned by the unit's user)
+    is done here the same way; the sandboxing options are systemd's and are scored above.
+    """
+    u = unit_settings(unit)
+    user, group = u["User"][0], u["Group"][0]
+    groups = ",".join(g for line in u.get("SupplementaryGroups", []) for g in line.split())
+    mode = u.get("StateDirectoryMode", ["0755"])[0]
+    for name in (n for line in u.get("StateDirectory", []) for n in line.split()):
+        sh("chroot", str(root), "install", "-d", "-o", user, "-g", group, "-m", mode, f"/var/lib/{name}")
+    for name in (n for line in u.get("RuntimeDirectory", []) for n in line.split()):
+        sh("chroot", str(root), "install", "-d", "-o", user, "-g", group, "-m", "0755", f"/run/{name}")
+    cwd = u.get("WorkingDirectory", ["/"])[0]
+    command = (f"umask {u.get('UMask', ['0022'])[0]} && cd {shlex.quote(cwd)} && exec {u['ExecStart'][0]}")
+    return subprocess.Popen([shutil.which("chroot"), str(root), "setpriv", f"--reuid={user}", f"--regid={group}",
+                             f"--groups={groups}" if groups else "--clear-groups", "--", "sh", "-c", command],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"})
+
+
+def fetch_inside(root: Path, url: str) -> tuple[int, str]:
+    code = ("import sys, urllib.request, urllib.error\n"
+            "try:\n    r = urllib.request.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read().decode(errors=\"replace\"))\n"
+            "except urllib.error.HTTPError as e:\n    print(e.code); print(e.read().decode(errors=\"replace\"))\n")
+    r = sh("chroot", str(root), "python3", "-c", code, url)
+    status, _, body = r.stdout.partition("\n")
+    return int(status or 0), body
+
+
+def test_both_units_start_as_installed_and_serve_a_night(installed):
+    """The daemon's ExecStart records a night (from a recording, set in the household's config), then the
+    dashboard's ExecStart serves it as its own user, read-only on the daemon's folder."""
+    from sensor.recording import write_recording
+    from tests.conftest import cached_night
+
+    root, _, _ = installed
+    night = root / "var/lib/kickwatch-test/night.npz"
+    rec, _ = cached_night(1.5, 40, "severe")
+    write_recording(night, rec)
+    night.parent.chmod(0o755)
+    night.chmod(0o644)
+    cfg = root / "etc/kickwatch/kickwatch.toml"
+    installed_cfg = cfg.read_text()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = re.sub(r'^kind = "mcp3208"$', 'kind = "/var/lib/kickwatch-test/night.npz"', installed_cfg, flags=re.M)
+    text = re.sub(r'^speed = "realtime"$', 'speed = "max"', text, flags=re.M)
+    text = re.sub(r"^port = 8080$", f"port = {port}", text, flags=re.M)
+    assert text.count("night.npz") == 1 and f"port = {port}" in text
+    cfg.write_text(text)
+    web = None
+    try:
+        daemon = start_as_unit(root, "kickwatch.service")
+        out, err = daemon.communicate(timeout=300)
+        assert daemon.returncode == 0, err
+        assert "1 night(s) stored in /var/lib/kickwatch/kickwatch.db" in out, out
+        web = start_as_unit(root, "kickwatch-web.service")
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            if fetch_inside(root, base + "/api/status")[0] == 200 or web.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert web.poll() is None, web.communicate()[1]
+        status, body = fetch_inside(root, base + "/api/status")
+        assert status == 200 and '"sensor_status"' in body and '"nights":1' in body.replace(" ", ""), body
+        date = re.search(r'"date": ?"(\d{4}-\d\d-\d\d)"', fetch_inside(root, base + "/api/nights")[1]).group(1)
+        for route, words in (("/", 'id="lm-count"'), (f"/night/{date}", 'id="lm-count"'), ("/status", "Recorder"),
+                             (f"/night/{date}/recording.edf", "0       ")):
+            status, body = fetch_inside(root, base + route)
+            assert status == 200 and words in body, (route, status, body[:300])
+        assert fetch_inside(root, base + "/night/2099-01-01")[0] == 404
+    finally:
+        if web is not None:
+            web.terminate()
+            web.wait(10)
+        cfg.write_text(installed_cfg)
 
 
 def test_uninstall_keeps_the_nights(installed):

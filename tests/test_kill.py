@@ -20,7 +20,7 @@ import numpy as np
 
 from appliance.config import Config
 from appliance.daemon import Daemon
-from appliance.occupancy import QuietState
+from appliance.detection.occupancy import QuietState
 from appliance.store import Store
 from sensor.recording import Recording, write_recording
 from sensor.replay import ReplaySource
@@ -38,7 +38,7 @@ def kicking_night(seconds=900):
 
 
 def start_daemon(cfgfile, db):
-    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--config", str(cfgfile), "--db", str(db)],
+    return subprocess.Popen([sys.executable, "-m", "kickwatch", "run", "--config", str(cfgfile), "--db", str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

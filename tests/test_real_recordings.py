@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.analysis import analyze_signal
+from appliance.detection.analysis import analyze_signal
 from sensor.recording import read_recording
 
 # file: (gets in ~s, gets out ~s, posture adjustments the README mentions)

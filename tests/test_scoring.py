@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.config import DetectionConfig, SeriesConfig
-from appliance.scoring import (Movement, Stretch, classify, find_series, intervals, join_large, merge_channels,
+from appliance.detection.scoring import (Movement, Stretch, classify, find_series, intervals, join_large, merge_channels,
                                periodicity_index, summarise)
 
 

@@ -121,3 +121,12 @@ def test_every_route_serves_its_real_content(served):
 def test_error_pages_serve_with_their_words(served, route, code, words):
     got, _, body = fetch(served + route)
     assert got == code and words.encode() in body, body[:300]
+
+
+def test_the_installed_command_simulates_and_analyzes_a_recording(installed):
+    home, env = installed
+    _run("kickwatch", "simulate", str(home / "n.npz"), "--hours", "1.5", "--seed", "4", cwd=home, env=env)
+    out = json.loads(_run("kickwatch", "analyze", str(home / "n.npz"), "--json", cwd=home, env=env).stdout)
+    assert out["recording"]["fs"] == 250.0 and out["movements"] and out["summary"]["lm_count"] > 0
+    r = subprocess.run(["kickwatch", "bogus"], cwd=home, env=env, capture_output=True, text=True)
+    assert r.returncode == 64 and r.stderr.count("\n") == 1

@@ -23,7 +23,7 @@ from flask import Flask, Response, abort, jsonify, make_response, redirect, rend
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
-from appliance import sensor_status
+from appliance import export, sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.nights import stored_night
 from appliance.store import Store, StoreError, crash_note_path
@@ -152,15 +152,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     @app.get("/night/<date>/movements.csv")
     def movements_csv(date):
         night = night_or_404(date)
-        start = dt.datetime.fromisoformat(night["recording"]["start"])
-        lines = ["onset_local,offset_local,onset_s,offset_s,duration_s,kind,periodic,series"]
-        for m in night["movements"]:
-            on = (start + dt.timedelta(seconds=m["onset_s"])).astimezone()
-            off = (start + dt.timedelta(seconds=m["offset_s"])).astimezone()
-            lines.append(f"{on.isoformat(timespec='seconds')},{off.isoformat(timespec='seconds')},"
-                         f"{m['onset_s']},{m['offset_s']},{m['offset_s'] - m['onset_s']:.2f},{m['kind']},"
-                         f"{int(m['periodic'])},{'' if m['series'] is None else m['series']}")
-        resp = make_response("\n".join(lines) + "\n")
+        resp = make_response(export.movements_csv(night))
         resp.headers["Content-Type"] = "text/csv; charset=utf-8"
         resp.headers["Content-Disposition"] = f'attachment; filename="kickwatch-{date}.csv"'
         return resp
@@ -168,7 +160,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     @app.get("/night/<date>/recording.edf")
     def recording_edf(date):
         night = night_or_404(date)
-        body = night_edf(night, raw_dir_of(cfg, app.config["DB_PATH"]))
+        body = export.night_edf(night, raw_dir_of(cfg, app.config["DB_PATH"]))
         if body is None:
             abort(404, "the raw signal of this night was not kept (store.keep_raw_nights days are kept)")
         resp = make_response(body)
@@ -226,34 +218,6 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
             return jsonify(status_of(s, cfg))
 
     return app
-
-
-def night_edf(night: dict, raw_dir: str) -> bytes | None:
-    """The night's raw signal as EDF+, each movement an annotation (LM, PLM, large), or None if not kept."""
-    from sensor.rawlog import read_span
-    from sensor.recording import edf_bytes
-
-    origin = dt.datetime.fromisoformat(night["recording"]["start"]).timestamp()
-    bed = night["bed"]
-    a = origin + (bed[0]["in_s"] if bed else 0.0) - 60
-    b = origin + (bed[-1]["out_s"] if bed else night["recording"]["duration_s"]) + 60
-    found = read_span(raw_dir, a, b)
-    if found is None:
-        return None
-    rec, start = found
-    rec.start = dt.datetime.fromtimestamp(start, dt.timezone.utc)
-    shift = origin - start
-    for m in night["movements"]:
-        label = "large movement" if m["kind"] == "large" else ("PLM" if m["periodic"] else "LM")
-        onset = m["onset_s"] + shift
-        if 0 <= onset < rec.duration_s:
-            rec.annotations.append((round(onset, 3), round(m["offset_s"] - m["onset_s"], 3), label))
-    for p in bed:
-        for t, what in ((p["in_s"], "in bed"), (p["out_s"], "out of bed")):
-            if 0 <= t + shift < rec.duration_s:
-                rec.annotations.append((round(t + shift, 3), 0.0, what))
-    rec.annotations.sort()
-    return edf_bytes(rec)
 
 
 def counted_as_shared(night: dict, cfg: Config) -> bool:

@@ -14,11 +14,11 @@ from itertools import accumulate
 
 import numpy as np
 
-from appliance.config import Config
-from appliance.detector import ChannelDetector, Tick
-from appliance.errors import CannotMeasure
-from appliance.occupancy import BedTracker, QuietState
-from appliance.scoring import Movement, Stretch, classify, in_any, join_large, merge_channels
+from appliance.detection.detector import ChannelDetector, Tick
+from appliance.detection.errors import CannotMeasure
+from appliance.detection.occupancy import BedTracker, QuietState
+from appliance.detection.settings import DetectionConfig
+from appliance.detection.scoring import Movement, Stretch, classify, in_any, join_large, merge_channels
 
 # The detector works in 0.1 s frames and looks at force up to 10 Hz beside mains hum
 # nulled at 50 and 60 Hz; the config, the simulator and the tests span 100-500 Hz.
@@ -66,17 +66,17 @@ class Events:
 
 
 class StreamDetector:
-    def __init__(self, fs: float, channels: int, cfg: Config | None = None,
+    def __init__(self, fs: float, channels: int, detection: DetectionConfig | None = None,
                  empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None,
                  provisional_after_s: float | None = None):
         check_rate(fs)
-        self.cfg = cfg or Config()
+        self.rules = detection or DetectionConfig()
         self.fs = float(fs)
         self.n_channels = channels
-        self.chans = [ChannelDetector(fs, self.cfg.detection) for _ in range(channels)]
+        self.chans = [ChannelDetector(fs, self.rules) for _ in range(channels)]
         self.tick_s = self.chans[0].tick_s
         self.frame_s = self.chans[0].frame_s
-        self.bed = BedTracker(self.tick_s, self.cfg.detection.bed_confirm_s, empty_ref)
+        self.bed = BedTracker(self.tick_s, self.rules.bed_confirm_s, empty_ref)
         self.rails = rails
         # a live start mid-night with no empty-bed reference: after this long, assume someone is in
         # bed (movements need a body) rather than hold everything until they get up
@@ -126,7 +126,7 @@ class StreamDetector:
             self._pool.extend(Stretch(s.onset * self.frame_s, s.offset * self.frame_s, 1 << c, s.peak, s.body, s.fast)
                               for s in det.segments)
             del det.segments[:]
-        det_cfg = self.cfg.detection
+        det_cfg = self.rules
         joins = max(det_cfg.merge_gap_s, det_cfg.large_pause_s)   # how close a later piece may still join
         safe = float("inf") if final else min(self._safe_s(det) for det in self.chans) - joins
         self._pool.sort(key=lambda p: (p.onset, p.offset, p.channels))

@@ -159,7 +159,7 @@ def _load_config(path):
 
 
 def cmd_analyze(args) -> int:
-    from appliance.analysis import analyze_signal
+    from appliance.detection.analysis import analyze_signal
     from sensor.recording import read_recording
 
     cfg = _load_config(args.config)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from appliance.config import Config, DetectionConfig, SeriesConfig
+from appliance.detection.settings import DetectionConfig, SeriesConfig
 
 IMI_BIN_S = 2.0
 MIN_HOURS_FOR_RATE = 1.0   # under an hour in bed a few movements more or less swing a per-hour rate wildly
@@ -277,12 +277,12 @@ def not_measured_reason(hours: float) -> str:
 class NightResult:
     """Movements, series and bed periods of one stretch of recording, scored."""
 
-    def __init__(self, movements: list[Movement], bed: list[tuple[float, float]], cfg: Config,
+    def __init__(self, movements: list[Movement], bed: list[tuple[float, float]], series: SeriesConfig,
                  fs: float, channels: int, duration_s: float, extra: dict | None = None):
         self.movements = sorted(movements, key=lambda m: m.onset_s)
         self.bed = bed
-        self.series = find_series(self.movements, cfg.series, bed)
-        self.summary = summarise(self.movements, self.series, bed, cfg.series)
+        self.series = find_series(self.movements, series, bed)
+        self.summary = summarise(self.movements, self.series, bed, series)
         self.fs, self.channels, self.duration_s = fs, channels, duration_s
         self.extra = extra or {}
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.config import Config
-from appliance.pipeline import StreamDetector
-from appliance.scoring import NightResult
+from appliance.detection.pipeline import StreamDetector
+from appliance.detection.scoring import NightResult
+from appliance.detection.settings import Rules
 
 
 def bed_periods(changes: list[tuple[float, str]], end_s: float) -> list[tuple[float, float]]:
@@ -22,11 +22,15 @@ def bed_periods(changes: list[tuple[float, str]], end_s: float) -> list[tuple[fl
     return [(a, b) for a, b in out if b > a]
 
 
-def analyze_signal(signal: np.ndarray, fs: float, cfg: Config | None = None, block: int | None = None) -> NightResult:
-    """Run the streaming detector over a whole signal (in blocks of `block` samples, or at once)."""
-    cfg = cfg or Config()
+def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, block: int | None = None) -> NightResult:
+    """Run the streaming detector over a whole signal (in blocks of `block` samples, or at once).
+
+    `cfg` is anything with the two sets of rules, `.detection` and `.series`: Rules, or
+    the household's whole Config.
+    """
+    cfg = cfg or Rules()
     signal = signal if signal.ndim == 2 else signal[:, None]
-    det = StreamDetector(fs, signal.shape[1], cfg)
+    det = StreamDetector(fs, signal.shape[1], cfg.detection)
     movements, changes = [], []
     step = block or signal.shape[0]
     for i in range(0, signal.shape[0], step):
@@ -39,4 +43,4 @@ def analyze_signal(signal: np.ndarray, fs: float, cfg: Config | None = None, blo
     duration = signal.shape[0] / fs
     bed = bed_periods(changes, duration)
     extra = {"sensor": det.health.as_dict()}
-    return NightResult(movements, bed, cfg, fs, signal.shape[1], duration, extra)
+    return NightResult(movements, bed, cfg.series, fs, signal.shape[1], duration, extra)

@@ -52,8 +52,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from appliance.config import DetectionConfig
-from appliance.fastband import FastBand
+from appliance.detection.fastband import FastBand
+from appliance.detection.settings import DetectionConfig
 
 FRAME_S = 0.1
 FRAMES_PER_TICK = 10       # a 'tick' is 10 frames, about a second
