@@ -7,14 +7,12 @@ progress, not of being alive). Writes are committed at most every
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +22,8 @@ from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
 from appliance.sdnotify import Notifier
-from appliance.store import Store
+from appliance.requests import DELETE_NIGHT, take_requests
+from appliance.store import State, Store
 from sensor.block import Block
 from sensor.errors import SensorError
 
@@ -64,8 +63,7 @@ class Daemon:
         """Signal handler: finish the current block, flush, and leave."""
         self._stop = True
         self.stopped_by_signal = True
-        if hasattr(self.source, "stop"):
-            self.source.stop()
+        self.source.stop()
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -74,9 +72,9 @@ class Daemon:
     def run(self) -> RunReport:
         t_start = self._mono()
         src = self.source
-        ref = self.store.get_state("empty_ref") if self.keep_empty_ref else None
+        ref = self.store.get_state(State.EMPTY_REF) if self.keep_empty_ref else None
         det = StreamDetector(src.fs, src.channels, self.cfg.detection, QuietState(**ref) if ref else None,
-                             rails=getattr(src, "rails", None),
+                             rails=src.rails,
                              provisional_after_s=None if self.finite else PROVISIONAL_AFTER_S)
         book = None
         movements = 0
@@ -139,7 +137,7 @@ class Daemon:
         delta = self._wall() - (book.origin_utc + det.end_s)
         if abs(delta) > CLOCK_JUMP_S:
             book.shift(delta)
-            self.store.set_state("clock_jump", {"at": self._wall(), "by_s": delta, "synced": clock_synced()})
+            self.store.set_state(State.CLOCK_JUMP, {"at": self._wall(), "by_s": delta, "synced": clock_synced()})
             self._say(f"the clock moved by {delta:+.0f} s; times re-anchored to it")
 
     def _blocks(self):
@@ -194,9 +192,9 @@ class Daemon:
             self._say("sensor back; reading again")
         elif not quiet:
             self._say(f"sensor fault: {text}; trying again")
-        self.store.set_state("sensor_fault", None if text is None else {"at": self._wall(), "error": text})
+        self.store.set_state(State.SENSOR_FAULT, None if text is None else {"at": self._wall(), "error": text})
         if text is not None:
-            self.store.queue("insert", "health", {"ts_utc": self._wall(), "samples": 0, "status": sensor_status.FAULT})
+            self.store.add_health(self._wall(), sensor_status.FAULT)
         try:
             self.store.flush()
         except (sqlite3.OperationalError, OSError):
@@ -217,7 +215,7 @@ class Daemon:
 
     def _origin_utc(self, block) -> float:
         """Wall-clock time of the stream's first sample: the recording's own start when it has one."""
-        start = getattr(self.source, "start", None)
+        start = self.source.start
         if start is not None:
             return start.timestamp()
         return self._wall() - (self._mono() - block.t0) if not self.finite else self._wall()
@@ -232,21 +230,19 @@ class Daemon:
             status = sensor_status.NOISY    # a whole minute of activity: wild noise, or someone who cannot lie still
         else:
             status = sensor_status.OK
-        self.store.queue("insert", "health", {
-            "ts_utc": book.origin_utc + det.end_s, "samples": h.samples, "gap_samples": h.gap_samples,
-            "clipped_samples": h.clipped_samples, "flat_s": h.flat_ticks * det.tick_s, "rest": h.last_rest,
-            "level": h.last_level, "in_bed": int(det.bed.state == "in"), "status": status})
+        self.store.add_health(book.origin_utc + det.end_s, status, h.samples, h.gap_samples, h.clipped_samples,
+                              h.flat_ticks * det.tick_s, h.last_rest, h.last_level, det.bed.state == "in")
 
     def _flush(self, det: StreamDetector, book: NightBook | None, stopping: bool = False) -> None:
         apply_requests(self.store, self.cfg.web.requests_dir, book)
         if book is not None:
             book.write()
-            self.store.set_state("daemon", {"pid": os.getpid(), "source": self.source_name,
+            self.store.set_state(State.DAEMON, {"pid": os.getpid(), "source": self.source_name,
                                             "last_sample_utc": book.origin_utc + det.end_s,
                                             "flushed_utc": self._wall(), "in_bed": det.bed.state,
                                             "stopped": stopping})
         if self.keep_empty_ref and det.bed.empty_ref is not None:
-            self.store.set_state("empty_ref", det.bed.empty_ref.as_dict())
+            self.store.set_state(State.EMPTY_REF, det.bed.empty_ref.as_dict())
         try:
             self.store.flush()
             if self.write_error:
@@ -265,26 +261,15 @@ class Daemon:
 
 def apply_requests(store: Store, requests_dir: str, book: NightBook | None = None) -> int:
     """Carry out changes the dashboard asked for (it cannot write the store itself)."""
-    d = Path(requests_dir)
-    if not d.is_dir():
-        return 0
     done = 0
-    for path in sorted(d.glob("*.json")):
-        try:
-            req = json.loads(path.read_text())
-        except (OSError, ValueError):
-            path.rename(path.with_suffix(".bad"))
-            continue
-        if req.get("action") == "delete_night" and isinstance(req.get("date"), str):
+    for req in take_requests(requests_dir):
+        if req.get("action") == DELETE_NIGHT and isinstance(req.get("date"), str):
             row = store.night(req["date"])
             if row is not None:
                 if book is not None and book.night is not None and book.night.id == row["id"]:
                     book.night = None
-                for table in ("movements", "series", "bed_periods"):
-                    store.queue("sql", table, (f"DELETE FROM {table} WHERE night_id = ?", [row["id"]]))
-                store.queue("sql", "nights", ("DELETE FROM nights WHERE id = ?", [row["id"]]))
+                store.delete_night(row["id"])
                 done += 1
-        path.unlink(missing_ok=True)
     return done
 
 

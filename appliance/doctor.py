@@ -7,6 +7,7 @@ and breathing when someone lies on it. Each check is OK or says what to do.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -18,8 +19,10 @@ import numpy as np
 
 from appliance import sensor_status
 from appliance.config import Config, DetectionConfig
+from appliance.detection.analysis import analyze_signal
 from appliance.detection.detector import ChannelDetector
-from appliance.detection.scoring import through_mattress
+from appliance.detection.settings import Rules
+from appliance.store import State
 from sensor.errors import SensorError
 from sensor.sources import HARDWARE
 
@@ -206,7 +209,7 @@ def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: b
             try:
                 x = Reader(src).read(seconds)
                 checks.append(Check("ADC", True, f"answering, {len(x)} samples at {src.fs:g} Hz"))
-                sig = signal_checks(x, src.fs, getattr(src, "rails", None), getattr(src, "units", "V"))
+                sig = signal_checks(x, src.fs, src.rails, src.units)
                 checks += sig
                 if all(c.ok for c in sig):
                     rh = rhythms(x[:, 0], src.fs)
@@ -219,14 +222,13 @@ def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: b
             except SensorError as e:
                 checks.append(Check("ADC", False, str(e)))
             finally:
-                if hasattr(src, "close"):
-                    src.close()
+                src.close()
     checks += system(cfg)
     return checks
 
 
 def _from_store(store) -> list[Check]:
-    daemon = store.get_state("daemon") or {}
+    daemon = store.get_state(State.DAEMON) or {}
     health = store.latest_health() or {}
     age = time.time() - daemon.get("last_sample_utc", 0)
     out = [Check("ADC", age < 180, f"the daemon read a sample {age:.0f} s ago" if age < 180 else
@@ -253,24 +255,28 @@ def calibrate(open_source, say=print, pause=time.sleep, still_s: float = 30.0, l
         say(f"Lie down on your back, legs where they are at night, and stay still for {still_s:.0f} seconds...")
         still = reader.read(still_s)[:, 0]
         rh = rhythms(still, src.fs)
-        det = ChannelDetector(src.fs, cfg)
-        det.feed(still)
         turns = [("Now lift your foot a few centimetres and put it down", len(still) / src.fs)]
         if cfg.shared_bed:
             turns.append(("Now you stay still, and your partner lifts a foot on their side",
                           turns[0][1] + lifts * lift_every_s))
+        parts = [still]
         for words, _ in turns:
             for i in range(lifts):
                 say(f"{words} ({i + 1} of {lifts}).")
                 pause(0)
-                det.feed(reader.read(lift_every_s)[:, 0])
-        det.finish()
+                parts.append(reader.read(lift_every_s)[:, 0])
     finally:
-        if hasattr(src, "close"):
-            src.close()
+        src.close()
+    x = np.concatenate(parts)
     starts = [t for _, t in turns] + [float("inf")]
-    moved = [[s for s in det.segments if a - 0.5 <= s.onset * det.frame_s < b - 0.5] for a, b in zip(starts, starts[1:])]
-    counts = [[s for s in m if not through_mattress(s.fast, cfg)] for m in moved]
+
+    def counted(rules: DetectionConfig) -> list[list]:
+        """The leg movements the night would count, by the turn they fell in (the same pipeline, the same rules)."""
+        found = [m for m in analyze_signal(x, src.fs, Rules(detection=rules)).movements if m.kind == "lm"]
+        return [[m for m in found if a - 0.5 <= m.onset_s < b - 0.5] for a, b in zip(starts, starts[1:])]
+
+    counts = counted(cfg)
+    moved = counted(dataclasses.replace(cfg, shared_bed=False)) if cfg.shared_bed else counts
     seen = len(counts[0])
     report = {"heart_bpm": rh["heart_bpm"], "breaths_pm": rh["breaths_pm"], "movements_seen": seen,
               "movements_asked": lifts, "advice": []}

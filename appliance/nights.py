@@ -52,13 +52,12 @@ class NightBook:
 
     def _resume(self) -> OpenNight | None:
         """Continue the last night if it is still open and recent (a restart mid-night)."""
-        row = self.store.conn.execute(
-            "SELECT id, date, origin_utc, last_utc FROM nights WHERE closed = 0 ORDER BY date DESC LIMIT 1").fetchone()
+        row = self.store.open_night()
         if not row:
             return None
-        nid, date, origin, last = row
+        nid, date, origin, last = row["id"], row["date"], row["origin_utc"], row["last_utc"]
         if last is None or self.origin_utc - last > self.gap_s:
-            self.store.queue("sql", "nights", ("UPDATE nights SET closed = 1 WHERE id = ?", [nid]))
+            self.store.close_night(nid)
             return None
         night = OpenNight(nid, date, origin, last_s=last - origin)
         for m in self.store.movements(nid):
@@ -101,12 +100,7 @@ class NightBook:
         if n is None:
             return
         n.origin_utc += delta
-        for table, cols in (("movements", ("onset_utc", "offset_utc")), ("series", ("onset_utc", "offset_utc")),
-                            ("bed_periods", ("in_utc", "out_utc")),
-                            ("nights", ("origin_utc", "start_utc", "end_utc", "last_utc"))):
-            sets = ", ".join(f"{c} = {c} + ?" for c in cols)
-            key = "id" if table == "nights" else "night_id"
-            self.store.queue("sql", table, (f"UPDATE {table} SET {sets} WHERE {key} = ?", [delta] * len(cols) + [n.id]))
+        self.store.shift_night(n.id, delta)
         n.dirty = True
 
     def _get_in(self, utc: float) -> None:
@@ -143,16 +137,12 @@ class NightBook:
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
         result = NightResult(n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s)
         o = n.origin_utc
-        _queue_scores(self.store, n.id, o, result, scored_with(self.cfg), n.written)
+        _queue_scores(self.store, n.id, o, result, n.written)
         for a, b in n.bed:
-            self.store.queue("replace", "bed_periods", {"night_id": n.id, "in_utc": o + a,
-                                                        "out_utc": None if b is None else o + b})
-        s = result.summary
-        self.store.queue("upsert", "nights", {
-            "id": n.id, "date": n.date, "start_utc": o + n.bed[0][0] if n.bed else None,
-            "end_utc": o + bed[-1][1] if bed else None, "last_utc": o + n.last_s, "closed": int(closed),
-            **dict(zip(SUMMARY_COLUMNS, _columns(s))),
-            "summary_json": json.dumps({**s, "scored_with": scored_with(self.cfg)})})
+            self.store.save_bed_period(n.id, o + a, None if b is None else o + b)
+        self.store.save_night(n.id, n.date, o + n.bed[0][0] if n.bed else None, o + bed[-1][1] if bed else None,
+                              o + n.last_s, closed, result.summary,
+                              json.dumps({**result.summary, "scored_with": scored_with(self.cfg)}))
         n.dirty = False
 
 
@@ -213,12 +203,8 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
         o = row["origin_utc"]
         movements, _, bed, last = _stored_parts(store, row)
         result = NightResult(movements, bed, cfg.series, row["fs"], row["channels"], last - o)
-        _queue_scores(store, row["id"], o, result, scored_with(cfg), {})
-        store.queue("sql", "nights", ("UPDATE nights SET hours_in_bed = ?, lm_count = ?, plm_count = ?, "
-                                      "series_count = ?, plmi = ?, lmi = ?, periodicity_index = ?, summary_json = ? "
-                                      "WHERE id = ?", [*_columns(result.summary),
-                                                       json.dumps({**result.summary, "scored_with": scored_with(cfg)}),
-                                                       row["id"]]))
+        _queue_scores(store, row["id"], o, result, {})
+        store.save_scores(row["id"], result.summary, json.dumps({**result.summary, "scored_with": scored_with(cfg)}))
         diff = {k: (before["summary"].get(k), result.summary[k])
                 for k in ("plm_count", "series_count", "plmi", "periodicity_index")
                 if before["summary"].get(k) != result.summary[k]}
@@ -227,28 +213,16 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
     return changed
 
 
-SUMMARY_COLUMNS = ("hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index")
-
-
-def _columns(summary: dict) -> list:
-    return [summary[k] for k in SUMMARY_COLUMNS]
-
-
-def _queue_scores(store: Store, night_id: int, origin: float, result: NightResult, settings: dict,
-                  written: dict) -> None:
+def _queue_scores(store: Store, night_id: int, origin: float, result: NightResult, written: dict) -> None:
     """Queue a scored night's movements (those whose marks changed) and its series."""
     for m in result.movements:
         if written.get(m.onset_s) == (m.periodic, m.series):
             continue   # unchanged since the last flush: spare the SD card
         written[m.onset_s] = (m.periodic, m.series)
-        store.queue("replace", "movements", {
-            "night_id": night_id, "onset_utc": origin + m.onset_s, "offset_utc": origin + m.offset_s,
-            "kind": m.kind, "channels": m.channels, "peak": m.peak, "periodic": int(m.periodic), "series": m.series})
-    store.queue("sql", "series", ("DELETE FROM series WHERE night_id = ?", [night_id]))
-    for s in result.series:
-        store.queue("insert", "series", {"night_id": night_id, "number": s.id, "onset_utc": origin + s.onset_s,
-                                         "offset_utc": origin + s.offset_s, "count": s.count,
-                                         "mean_imi_s": s.mean_imi_s})
+        store.save_movement(night_id, origin + m.onset_s, origin + m.offset_s, m.kind, m.channels, m.peak,
+                            m.periodic, m.series)
+    store.replace_series(night_id, [{"number": s.id, "onset_utc": origin + s.onset_s, "offset_utc": origin + s.offset_s,
+                                     "count": s.count, "mean_imi_s": s.mean_imi_s} for s in result.series])
 
 
 def _iso(utc: float | None) -> str | None:

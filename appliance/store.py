@@ -10,7 +10,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from enum import Enum
 from pathlib import Path
+
+
+class State(str, Enum):
+    """What the daemon keeps in the state table, each under one name."""
+
+    DAEMON = "daemon"               # pid, source, last sample, last flush, in bed, stopped
+    EMPTY_REF = "empty_ref"         # the empty bed as last seen, for the next start
+    SENSOR_FAULT = "sensor_fault"   # since when and why the sensor does not answer (None: it does)
+    STORE_RESET = "store_reset"     # when a damaged database was set aside, and where it went
+    CLOCK_JUMP = "clock_jump"       # the last jump of the wall clock the daemon followed
+
+
+SUMMARY_COLUMNS = ("hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index")
 
 MIGRATIONS = []      # in order; applied by name, once each, when the store is opened to write
 
@@ -68,10 +82,15 @@ class StoreError(RuntimeError):
 class Store:
     """One open database, with a queue of writes committed together."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False):
-        self.path = Path(path)
+    def __init__(self, where: str | Path | sqlite3.Connection, *, readonly: bool = False):
+        """Open the database at a path, or take one already open (tests: sqlite3.connect(":memory:"))."""
         try:
-            if readonly:
+            if isinstance(where, sqlite3.Connection):
+                self.path = Path(":memory:")
+                self.conn = where
+                self.db = None if readonly else self._migrated(where)
+            elif readonly:
+                self.path = Path(where)
                 if not self.path.exists():
                     raise StoreError(f"no database at {self.path}; run the daemon first, or pass --db")
                 try:
@@ -85,20 +104,26 @@ class Store:
                     self.conn.execute("SELECT count(*) FROM nights").fetchone()
                 self.db = None
             else:
-                import sqlite_utils
-
+                self.path = Path(where)
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(self.path)
-                self.db = sqlite_utils.Database(self.conn)
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
-                migrations().apply(self.db)
+                self.db = self._migrated(self.conn)
             self.conn.row_factory = sqlite3.Row
         except StoreError:
             raise
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open the database {self.path}: {e}") from None
+            raise StoreError(f"cannot open the database {where}: {e}") from None
         self._queue: list[tuple[str, str, object]] = []
+
+    @staticmethod
+    def _migrated(conn: sqlite3.Connection):
+        import sqlite_utils
+
+        db = sqlite_utils.Database(conn)
+        migrations().apply(db)
+        return db
 
     def close(self) -> None:
         self.conn.close()
@@ -107,8 +132,59 @@ class Store:
         return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
 
     # -- writes: queued, then committed together ---------------------------
-    def queue(self, op: str, table: str, payload) -> None:
+    def _later(self, op: str, table: str, payload) -> None:
         self._queue.append((op, table, payload))
+
+    def save_movement(self, night_id: int, onset_utc: float, offset_utc: float, kind: str, channels: int,
+                      peak: float, periodic: bool, series: int | None) -> None:
+        self._later("replace", "movements", {"night_id": night_id, "onset_utc": onset_utc, "offset_utc": offset_utc,
+                                              "kind": kind, "channels": channels, "peak": peak,
+                                              "periodic": int(periodic), "series": series})
+
+    def replace_series(self, night_id: int, series: list[dict]) -> None:
+        """The night's series, each {number, onset_utc, offset_utc, count, mean_imi_s}, instead of the stored ones."""
+        self._later("sql", "series", ("DELETE FROM series WHERE night_id = ?", [night_id]))
+        for row in series:
+            self._later("insert", "series", {"night_id": night_id, **row})
+
+    def save_bed_period(self, night_id: int, in_utc: float, out_utc: float | None) -> None:
+        self._later("replace", "bed_periods", {"night_id": night_id, "in_utc": in_utc, "out_utc": out_utc})
+
+    def save_night(self, night_id: int, date: str, start_utc: float | None, end_utc: float | None,
+                   last_utc: float, closed: bool, summary: dict, summary_json: str) -> None:
+        self._later("upsert", "nights", {"id": night_id, "date": date, "start_utc": start_utc, "end_utc": end_utc,
+                                         "last_utc": last_utc, "closed": int(closed),
+                                         **{k: summary[k] for k in SUMMARY_COLUMNS}, "summary_json": summary_json})
+
+    def save_scores(self, night_id: int, summary: dict, summary_json: str) -> None:
+        """A night counted again: its figures, not its times."""
+        sets = ", ".join(f"{k} = ?" for k in SUMMARY_COLUMNS)
+        self._later("sql", "nights", (f"UPDATE nights SET {sets}, summary_json = ? WHERE id = ?",
+                                      [*(summary[k] for k in SUMMARY_COLUMNS), summary_json, night_id]))
+
+    def close_night(self, night_id: int) -> None:
+        self._later("sql", "nights", ("UPDATE nights SET closed = 1 WHERE id = ?", [night_id]))
+
+    def shift_night(self, night_id: int, delta: float) -> None:
+        """Move every time of one night by `delta` seconds (the wall clock jumped)."""
+        for table, cols in (("movements", ("onset_utc", "offset_utc")), ("series", ("onset_utc", "offset_utc")),
+                            ("bed_periods", ("in_utc", "out_utc")),
+                            ("nights", ("origin_utc", "start_utc", "end_utc", "last_utc"))):
+            sets = ", ".join(f"{c} = {c} + ?" for c in cols)
+            key = "id" if table == "nights" else "night_id"
+            self._later("sql", table, (f"UPDATE {table} SET {sets} WHERE {key} = ?", [delta] * len(cols) + [night_id]))
+
+    def delete_night(self, night_id: int) -> None:
+        for table in ("movements", "series", "bed_periods"):
+            self._later("sql", table, (f"DELETE FROM {table} WHERE night_id = ?", [night_id]))
+        self._later("sql", "nights", ("DELETE FROM nights WHERE id = ?", [night_id]))
+
+    def add_health(self, ts_utc: float, status: str, samples: int = 0, gap_samples: int = 0,
+                   clipped_samples: int = 0, flat_s: float = 0.0, rest: float = 0.0, level: float = 0.0,
+                   in_bed: bool = False) -> None:
+        self._later("insert", "health", {"ts_utc": ts_utc, "samples": samples, "gap_samples": gap_samples,
+                                         "clipped_samples": clipped_samples, "flat_s": flat_s, "rest": rest,
+                                         "level": level, "in_bed": int(in_bed), "status": status})
 
     @property
     def pending(self) -> int:
@@ -146,13 +222,21 @@ class Store:
             return self.db["nights"].insert({"date": date, "origin_utc": origin_utc, "start_utc": start_utc,
                                              "closed": 0, "fs": fs, "channels": channels}).last_pk
 
-    def set_state(self, key: str, value) -> None:
-        self.queue("upsert", "state", {"key": key, "value": json.dumps(value)})
+    def set_state(self, key: State, value) -> None:
+        self._later("upsert", "state", {"key": State(key).value, "value": json.dumps(value)})
 
     # -- reads ---------------------------------------------------------------
-    def get_state(self, key: str, default=None):
-        row = self.conn.execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
+    def get_state(self, key: State, default=None):
+        row = self.conn.execute("SELECT value FROM state WHERE key = ?", [State(key).value]).fetchone()
         return json.loads(row[0]) if row else default
+
+    def open_night(self) -> dict | None:
+        """The newest night not yet closed, if any."""
+        rows = self.query("SELECT * FROM nights WHERE closed = 0 ORDER BY date DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def count_nights(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM nights").fetchone()[0]
 
     def nights(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM nights ORDER BY date DESC" + (f" LIMIT {int(limit)}" if limit else "")
@@ -202,7 +286,7 @@ def open_for_daemon(path: str | Path) -> tuple[Store, str | None]:
         if p.exists():
             p.rename(Path(str(aside) + suffix))
     store = Store(path)
-    store.set_state("store_reset", {"at": time.time(), "moved_to": str(aside)})
+    store.set_state(State.STORE_RESET, {"at": time.time(), "moved_to": str(aside)})
     store.flush()
     return store, str(aside)
 

@@ -254,8 +254,7 @@ def _run(args) -> int:
         daemon.install_signal_handlers()
         report = daemon.run()
     finally:
-        if hasattr(source, "close"):
-            source.close()
+        source.close()
     rate = report.stream_s / report.wall_s if report.wall_s > 0 else float("inf")
     print(f"read {report.stream_s / 3600:.2f} h of signal in {report.wall_s:.1f} s ({rate:,.0f}x real time); "
           f"{report.movements} movements in {len(report.nights)} night(s) stored in {db}")
@@ -343,15 +342,11 @@ def cmd_web(args) -> int:
     return 0
 
 
-def _source_opener(cfg, kind=None, speed="realtime", sim_hours=None):
+def _source_opener(cfg, kind=None, speed=None, sim_hours=None):
     """A function that opens the configured source (or `kind`): the daemon calls it again to reopen."""
     from sensor.sources import open_source
 
-    sc = cfg.source
-    return lambda: open_source(kind or sc.kind, channels=sc.channels, fs=sc.rate_hz, vref=sc.vref,
-                               spi_bus=sc.spi_bus, spi_device=sc.spi_device, drdy_pin=sc.drdy_pin, pga=sc.pga,
-                               speed=speed, sim_profile=sc.sim_profile, sim_hours=sim_hours or sc.sim_hours,
-                               sim_seed=sc.sim_seed, sim_start=sc.sim_start, follow_clock=sc.follow_clock)
+    return lambda: open_source(cfg.source, kind=kind, speed=speed, sim_hours=sim_hours)
 
 
 def cmd_doctor(args) -> int:

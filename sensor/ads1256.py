@@ -182,6 +182,7 @@ class ADS1256Source:
         self.rails = (-fullscale, fullscale * (1 - 2 ** -23))
         self.block_n = max(1, int(round(block_s * self.fs)))
         self.start = None
+        self.units = "V"
         self._clock = clock
         self._stopped = False
         self.failed_transfers = 0

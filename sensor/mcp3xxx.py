@@ -69,6 +69,7 @@ class MCP3xxxSource:
         self.scale = vref / (2 ** CHIPS[chip] - 1)
         self.rails = (0.0, vref)
         self.start = None
+        self.units = "V"
         self._clock, self._sleep = clock, sleep
         self._stopped = False
         self.failed_transfers = 0

@@ -32,6 +32,7 @@ class ReplaySource:
         self.units = (self.recording.units or "V").split()[0]   # "mV (ADS1220 output ...)" -> "mV"
         # like a live strip: start where the wall clock is in the recording (it must have a start)
         self.follow_clock = follow_clock and self.recording.start is not None
+        self._stopped = False
 
     def __iter__(self) -> Iterator[Block]:
         signal = self.recording.signal
@@ -43,9 +44,14 @@ class ReplaySource:
             first = max(0, first - first % self.block_n)
             self.start = None          # a live source: the daemon takes the wall clock
         for i in range(first, signal.shape[0], self.block_n):
+            if self._stopped:
+                return
             if pacer:
                 pacer.wait()
             yield Block(signal[i:i + self.block_n], t_start + (i - first) / self.fs, self.fs)
+
+    def stop(self) -> None:
+        self._stopped = True
 
     def close(self) -> None:
         pass

@@ -30,12 +30,19 @@ class BlockSource:
     def __init__(self, rec, clock):
         self.rec, self.clock = rec, clock
         self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, rec.start, None
+        self.units = "V"
 
     def __iter__(self):
         n = int(self.fs)
         for i in range(0, len(self.rec.signal), n):
             self.clock[0] += 1.0
             yield Block(self.rec.signal[i:i + n], self.clock[0], self.fs)
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class FakeMCP3xxx(MockSPIDevice):

@@ -172,3 +172,14 @@ def test_every_command_runs_at_its_defaults_on_a_machine_with_no_pi(command, tmp
     assert r.stderr == "", r.stderr          # nothing leaks: no traceback, no systemctl chatter
     last = r.stdout.strip().splitlines()[-1]
     assert {"doctor": "checks OK", "calibrate": "  - ", "config": "secret_file"}[command[0]] in r.stdout, last
+
+
+def test_calibrate_counts_a_lift_only_as_the_night_would():
+    """A lift held for 12 s is a large movement in the night, not a leg movement: calibrate says so too."""
+    x = sleeper(80, fs=250.0, seed=5)
+    for start, length in ((33, 1.5), (48, 12.0), (63, 1.5)):
+        x = add_burst(x, start, length, rms=8, fs=250.0, seed=int(start))
+    src = lambda: ReplaySource(Recording(250.0, x[:, None]), speed="max")
+    report = calibrate(src, say=lambda m: None, pause=lambda s: None, lift_every_s=15.0)
+    assert report["movements_seen"] == 2
+    assert any("Only 2 of 3" in a for a in report["advice"])

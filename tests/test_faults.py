@@ -62,12 +62,12 @@ def test_a_full_disk_delays_the_writes_and_loses_nothing(tmp_path, capsys):
     assert store.query("SELECT count(*) AS n FROM movements")[0]["n"] > 0
 
 
-class DyingSource:
+class DyingSource(BlockSource):
     """Yields `good` blocks, then the ADC stops answering."""
 
     def __init__(self, rec, clock, start_block=0, good=100):
-        self.rec, self.clock, self.start_block, self.good = rec, clock, start_block, good
-        self.fs, self.channels, self.start, self.rails = rec.fs, rec.channels, None, None
+        super().__init__(rec, clock)
+        self.start_block, self.good, self.start = start_block, good, None
 
     def __iter__(self):
         from sensor.block import Block

@@ -234,7 +234,7 @@ def test_a_sensor_fault_is_named_in_the_status(tmp_path):
     from appliance.store import Store
     store = Store(tmp_path / "k.db")
     store.set_state("sensor_fault", {"at": time.time(), "error": "no answer from /dev/spidev0.0"})
-    store.queue("insert", "health", {"ts_utc": time.time(), "samples": 0, "gap_samples": 5, "status": "fault"})
+    store.add_health(time.time(), "fault", gap_samples=5)
     store.flush()
     store.close()
     st = create_app(tmp_path / "k.db", Config(), testing=True).test_client().get("/api/status").get_json()

@@ -26,7 +26,8 @@ from werkzeug.security import check_password_hash
 from appliance import export, sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.nights import stored_night
-from appliance.store import Store, StoreError, crash_note_path
+from appliance.requests import DELETE_NIGHT, leave_request
+from appliance.store import State, Store, StoreError, crash_note_path
 from web.presenter import present_night, present_trend
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -183,7 +184,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         _check_csrf()
         if not _pin_ok(request.form.get("pin", ""), cfg, wrong_pins, lock):
             return render_template("delete.html", date=date, n=night, error="That PIN is not right."), 403
-        _leave_request(cfg, {"action": "delete_night", "date": date})
+        leave_request(cfg.web.requests_dir, DELETE_NIGHT, date=date)
         return render_template("done.html", message=f"The night of {date} will be deleted within a minute.")
 
     @app.route("/unlock", methods=["GET", "POST"])
@@ -258,13 +259,13 @@ def status_of(store: Store | None, cfg: Config) -> dict:
         pass
     if store is None:
         return out
-    daemon = store.get_state("daemon")
+    daemon = store.get_state(State.DAEMON)
     health = store.latest_health()
-    reset = store.get_state("store_reset")
+    reset = store.get_state(State.STORE_RESET)
     if reset:
         out["store_reset"] = (f"the database was damaged on {dt.datetime.fromtimestamp(reset['at']):%d %b %Y %H:%M}; "
                               f"it was kept as {reset['moved_to']} and a fresh one started")
-    out["nights"] = store.conn.execute("SELECT count(*) FROM nights").fetchone()[0]
+    out["nights"] = store.count_nights()
     if daemon:
         age = now - daemon.get("flushed_utc", 0)
         stopped = bool(daemon.get("stopped"))
@@ -284,7 +285,7 @@ def status_of(store: Store | None, cfg: Config) -> dict:
     status = health["status"] if health else sensor_status.UNKNOWN
     out["sensor"] = sensor_status.words(status)
     out["gaps"] = int(health["gap_samples"] or 0) if health else 0
-    fault = store.get_state("sensor_fault")
+    fault = store.get_state(State.SENSOR_FAULT)
     if fault:
         status = sensor_status.FAULT
         out["sensor"] = f"fault since {dt.datetime.fromtimestamp(fault['at']):%H:%M}: {fault['error']}"
@@ -334,13 +335,3 @@ def _pin_ok(pin: str, cfg: Config, wrong: dict, lock: threading.Lock) -> bool:
     with lock:
         wrong[who] = [] if ok else misses + [time.time()]
     return ok
-
-
-def _leave_request(cfg: Config, req: dict) -> Path:
-    d = Path(cfg.web.requests_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{int(time.time() * 1000)}-{secrets.token_hex(4)}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(req))
-    os.replace(tmp, path)
-    return path
