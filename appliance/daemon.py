@@ -273,6 +273,9 @@ def apply_requests(store: Store, requests_dir: str, book: NightBook | None = Non
     return done
 
 
-def clock_synced(path: str = "/run/systemd/timesync/synchronized") -> bool:
+TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"
+
+
+def clock_synced(path: str = TIMESYNC_FLAG) -> bool:
     """systemd-timesyncd touches this file once the clock has been set by NTP."""
     return os.path.exists(path)

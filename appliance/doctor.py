@@ -19,6 +19,7 @@ import numpy as np
 
 from appliance import sensor_status
 from appliance.config import Config, DetectionConfig
+from appliance.daemon import TIMESYNC_FLAG
 from appliance.detection.analysis import analyze_signal
 from appliance.detection.detector import ChannelDetector
 from appliance.detection.settings import Rules
@@ -148,7 +149,7 @@ def _best_lag(v: np.ndarray, step_s: float, lo_s: float, hi_s: float) -> tuple[f
     return best, best_lag
 
 
-def system_checks(cfg: Config, *, timesync="/run/systemd/timesync/synchronized", run=subprocess.run) -> list[Check]:
+def system_checks(cfg: Config, *, timesync=TIMESYNC_FLAG, run=subprocess.run) -> list[Check]:
     out = []
     out.append(Check("clock", os.path.exists(timesync),
                      "synchronised by NTP" if os.path.exists(timesync) else

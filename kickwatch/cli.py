@@ -18,7 +18,6 @@ from pathlib import Path
 from appliance.errors import (EX_IOERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, KickwatchError, NothingToShow,
                               UsageError, exit_code)
 
-DEFAULT_DB = "/var/lib/kickwatch/kickwatch.db"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     n = sub.add_parser("night", help="show a stored night",
                        description="A stored night in the same shape as 'analyze'. With no date, the last night.")
     n.add_argument("date", nargs="?", help="the evening's date, YYYY-MM-DD (default: the last night)")
-    n.add_argument("--db", help=f"database path (default {DEFAULT_DB} or the config's)")
+    n.add_argument("--db", help="database path (default: the config's store.database)")
     n.add_argument("--config", help="config file")
     n.add_argument("--json", action="store_true", help="print one JSON object")
     n.set_defaults(func=cmd_night)
@@ -116,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "[series] settings, this counts closed nights again with them and lists "
                                    "each change; the night still being recorded is left to the recorder.")
     q.add_argument("dates", nargs="*", metavar="DATE", help="nights to count again, YYYY-MM-DD (default: all closed)")
-    q.add_argument("--db", help=f"database path (default {DEFAULT_DB} or the config's)")
+    q.add_argument("--db", help="database path (default: the config's store.database)")
     q.add_argument("--config", help="config file whose rules to apply")
     q.set_defaults(func=cmd_rescore)
 
@@ -408,7 +407,9 @@ def format_summary(out: dict, title: str) -> str:
         return "\n".join(lines)
     pi = "not measured (no intervals between leg movements)" if s["periodicity_index"] is None else \
         f"{s['periodicity_index']:.2f}"
-    plmi = (f"{s['plmi']:.1f} per hour in bed (over 15/h is elevated in adults; time in bed, not sleep)"
+    from appliance.detection.scoring import ELEVATED_PLMI
+
+    plmi = (f"{s['plmi']:.1f} per hour in bed (over {ELEVATED_PLMI:g}/h is elevated in adults; time in bed, not sleep)"
             if s["plmi"] is not None else f"not measured: {s.get('not_measured') or 'no time in bed'}")
     lines += [
         f"  in bed          {s['hours_in_bed'] * 60:.0f} min ({len(out['bed'])} period(s))" if s["hours_in_bed"] < 1

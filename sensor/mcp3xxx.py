@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -18,6 +19,7 @@ from sensor.errors import ADCNotAnswering, SoftwareSPIRefused, SourceSettingErro
 from sensor.pacing import Pacer
 
 CHIPS = {"mcp3008": 10, "mcp3208": 12}
+DEV = Path("/dev")
 SPI_HELP = "enable SPI with 'sudo raspi-config nonint do_spi 0' and reboot, then check the wiring (hardware/wiring.md)"
 
 
@@ -36,7 +38,7 @@ def open_mcp3xxx(chip: str, channels, vref: float, port: int = 0, device: int = 
                 adcs.append(cls(channel=ch, port=port, device=device, max_voltage=vref, pin_factory=pin_factory))
     except SPISoftwareFallback as e:
         _close_all(adcs)
-        if "No such file" in str(e) or "FileNotFound" in str(e):
+        if not (DEV / f"spidev{port}.{device}").exists():   # the device node, not the warning's wording
             raise SPIDeviceAbsent(f"no SPI device /dev/spidev{port}.{device}: {SPI_HELP}") from None
         raise SoftwareSPIRefused(f"hardware SPI unavailable ({e}); kickwatch will not bit-bang: {SPI_HELP}") from None
     except (BadPinFactory, ImportError):

@@ -84,7 +84,11 @@ def test_mcp_software_spi_fallback_is_an_error_not_a_warning(mock_factory, monke
         open_mcp3xxx("mcp3208", [0], 3.3)
 
 
-def test_mcp_other_fallback_reasons_are_refused_too(mock_factory, monkeypatch):
+def test_mcp_other_fallback_reasons_are_refused_too(mock_factory, monkeypatch, tmp_path):
+    import sensor.mcp3xxx
+    (tmp_path / "spidev0.0").touch()                  # the device is there, hardware SPI still fails
+    monkeypatch.setattr(sensor.mcp3xxx, "DEV", tmp_path)
+
     def spi_with_fallback(self, **kwargs):
         warnings.warn(SPISoftwareFallback("failed to initialize hardware SPI (error was: busy)"))
         raise AssertionError("unreachable")

@@ -258,7 +258,7 @@ def test_a_histogram_of_one_interval_has_whole_ticks_with_zero_at_the_base():
 
 def test_the_trend_has_y_values_and_says_what_it_counts():
     from web import charts
-    svg = charts.trend([("11-28", 12.0), ("11-29", 31.0), ("11-30", 8.5)], 12.0)
+    svg = charts.trend([("11-28", 12.0), ("11-29", 31.0), ("11-30", 8.5)], 12.0, 15.0)
     values = [t for t, _ in _labels(svg) if t.isdigit()]
     assert values[0] == "0" and len(values) >= 3 and "per hour in bed" in svg
 

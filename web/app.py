@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash
 
 from appliance import export, sensor_status
 from appliance.config import Config, raw_dir_of
+from appliance.detection.scoring import ELEVATED_PLMI
 from appliance.nights import stored_night
 from appliance.requests import DELETE_NIGHT, leave_request
 from appliance.store import State, Store, StoreError, crash_note_path
@@ -90,7 +91,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     @app.context_processor
     def theme():
         t = request.args.get("theme") or request.cookies.get("theme")
-        return {"theme": t if t in ("dark", "light") else "dark", "csrf": _csrf_token()}
+        return {"theme": t if t in ("dark", "light") else "dark", "csrf": _csrf_token(), "elevated": ELEVATED_PLMI}
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

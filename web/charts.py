@@ -114,8 +114,8 @@ def bars(values: list[float], labels: list[str], label: str, cls: str, unit: str
     return _svg(height, body, label, cls)
 
 
-def trend(points: list[tuple[str, float | None]], median: float | None, reference: float = 15.0) -> str:
-    """PLMI night by night, with the median and the 15/h reference, and y ticks in movements per hour."""
+def trend(points: list[tuple[str, float | None]], median: float | None, reference: float) -> str:
+    """PLMI night by night, with the median and the `reference` line (elevated), and y ticks per hour."""
     h, top, base, left, right = 170, 26, 142, 30, W - 6
     vals = [v for _, v in points if v is not None]
     ticks = _ticks(max([*vals, reference, 1.0]) * 1.1)
@@ -135,7 +135,7 @@ def trend(points: list[tuple[str, float | None]], median: float | None, referenc
             body.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         body.append(f'<text class="axis" x="{left - 4}" y="{y(v) + TEXT * 0.35:.1f}" text-anchor="end">{v:g}</text>')
     body += [f'<line class="reference" x1="{left}" x2="{right}" y1="{y(reference):.1f}" y2="{y(reference):.1f}"/>',
-             f'<text class="axis ref-label" x="{right}" y="{y(reference) - 4:.1f}" text-anchor="end">15/h</text>']
+             f'<text class="axis ref-label" x="{right}" y="{y(reference) - 4:.1f}" text-anchor="end">{reference:g}/h</text>']
     path = []
     for i, (d, v) in enumerate(points):
         if v is None:

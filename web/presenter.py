@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 
+from appliance.detection.scoring import ELEVATED_PLMI
 from web import charts
-
-ELEVATED_PLMI = 15.0
 
 
 def local(utc_iso: str) -> dt.datetime:
@@ -88,7 +87,7 @@ def _per_hour(lms: list[dict], start: float, end: float, origin: dt.datetime) ->
 
 
 def _gauge(plmi: float | None) -> dict:
-    """Where PLMI sits on a 0-60/h scale, for a bar with the 15/h mark."""
+    """Where PLMI sits on a 0-60/h scale, for a bar with the elevated mark."""
     top = max(60.0, (plmi or 0) * 1.1)
     return {"percent": 0 if plmi is None else min(100, plmi / top * 100), "reference": ELEVATED_PLMI / top * 100}
 
@@ -105,5 +104,5 @@ def present_trend(nights: list[dict], days: int) -> dict:
     median = statistics.median(values) if values else None
     points = [(n["date"][5:], n["plmi"]) for n in recent]
     above = sum(1 for v in values if v > ELEVATED_PLMI)
-    return {"chart": charts.trend(points, median), "median": median, "count": len(recent), "above": above,
+    return {"chart": charts.trend(points, median, ELEVATED_PLMI), "median": median, "count": len(recent), "above": above,
             "days": days, "until": recent[-1]["date"] if recent else None}

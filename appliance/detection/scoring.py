@@ -14,10 +14,11 @@ partner's side and is not the sleeper's (classify).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from appliance.detection.settings import DetectionConfig, SeriesConfig
 
+ELEVATED_PLMI = 15.0       # periodic movements per hour over which ICSD-3 calls it elevated in adults
 IMI_BIN_S = 2.0
 MIN_HOURS_FOR_RATE = 1.0   # under an hour in bed a few movements more or less swing a per-hour rate wildly
 IMI_HIST_MAX_S = 90.0
