@@ -278,3 +278,19 @@ def test_a_short_night_shows_no_rate_and_says_why(tmp_path):
     assert 'id="not-measured"' in html and "needs at least 60 minutes in bed" in html
     assert 'id="plmi"' not in html and "under 15/h" not in html
     assert c.get("/api/night/last").get_json()["summary"]["plmi"] is None
+
+
+def test_the_presenter_names_a_busiest_hour_only_when_one_stands_out():
+    from web.presenter import _busiest
+    assert _busiest([("23:00", 104), ("00:00", 103)]) is None              # a tie names no hour
+    assert _busiest([("23:00", 3), ("00:00", 1)]) is None                  # a handful is no busy hour
+    assert _busiest([("23:00", 40), ("00:00", 12)]) == {"from": "23:00", "count": 40}
+
+
+def test_the_trend_shows_the_nights_of_the_days_asked_for():
+    from web.presenter import present_trend
+    nights = [{"date": "2026-10-25", "plmi": 25.0}] + [{"date": f"2026-11-{d:02d}", "plmi": float(d)}
+                                                       for d in (2, 20, 29, 30)]
+    t = present_trend(nights, 30)
+    assert t["count"] == 4 and t["until"] == "2026-11-30" and t["median"] == 24.5 and t["above"] == 3
+    assert present_trend([], 30)["count"] == 0
