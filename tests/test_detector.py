@@ -249,3 +249,22 @@ def test_daemon_and_analyze_agree_to_the_last_movement_of_a_night_that_ends_gett
     assert night["movements"] == whole["movements"] and night["bed"] == whole["bed"]
     last = whole["movements"][-1]
     assert last["kind"] == "large" and abs(last["onset_s"] - whole["bed"][-1]["out_s"]) < 10
+
+
+@pytest.mark.parametrize("fs", [100.0, 250.0, 500.0])
+@pytest.mark.parametrize("noise_counts", [0.15, 0.3])
+def test_an_empty_bed_on_a_10_bit_adc_is_empty(fs, noise_counts):
+    """The bias within a count or two for twenty minutes: no movement, no one in bed, no runaway ratio."""
+    rng = np.random.default_rng(int(fs) + int(noise_counts * 100))
+    lsb = 3.3 / 1023
+    n = int(1200 * fs)
+    drift = 0.3 * lsb * np.sin(2 * np.pi * np.arange(n) / fs / 600)
+    x = np.round((1.65 + rng.normal(0, noise_counts * lsb, n) + drift) / lsb) * lsb
+    result = analyze_signal(x, fs)
+    assert result.movements == [] and result.bed == []
+
+
+def test_the_quantization_floor_leaves_a_float_recording_alone():
+    from appliance.detection.detector import quantization_floor
+    assert quantization_floor(float("inf"), 25) == 0.0
+    assert quantization_floor(1e-9, 25) < 1e-9 and quantization_floor(3.3 / 1023, 25) > 1e-4

@@ -72,6 +72,20 @@ LOW_RANK = 5               # per-tick level: the median of its 10 envelope frame
 REST_PERCENTILE = 0.25
 STILL_WINDOW_S = 90.0
 STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x rest, mostly under 2x
+QUANT_FLOOR = 1.5          # resting levels never under this many times the activity of rounding to the ADC's step
+
+
+def quantization_floor(step: float, h: int) -> float:
+    """The activity a still input makes through an ADC of this step alone, in frames of h samples.
+
+    Rounding to a step q adds an error uniform in +-q/2 to each sample: a frame mean of
+    h - 2 samples carries q / sqrt(12 (h - 2)) of it, a frame difference sqrt(2) times
+    that. A resting level below it is the ADC, not a heart: an empty bed on a 10-bit ADC
+    sits on one count, nearly every frame difference is zero, and every ratio over such
+    a level would run away. The step is the smallest change between samples seen so far:
+    one count on a quantizing ADC, next to nothing on a 24-bit one or a float recording.
+    """
+    return QUANT_FLOOR * step / np.sqrt(6.0 * max(h - 2, 1)) if np.isfinite(step) else 0.0
 
 
 @dataclass
@@ -96,6 +110,7 @@ class Tick:
     rest: float      # the envelope's running resting level
     quiet: bool      # still: no envelope frame over STILL_ABOVE x rest, most under STILL_BELOW
     flat: bool       # every sample identical: unplugged, or stuck at a rail
+    floor: float = 0.0   # the activity the ADC's own steps give: a level at it is the ADC, not a body
 
 
 class _Window:
@@ -167,6 +182,8 @@ class ChannelDetector:
         self._env = np.empty(0)                # envelope frames not yet in a whole tick
         self._values = np.empty(0)             # frame values waiting for their envelope (it lags)
         self._flat = np.empty(0, bool)
+        self._steps = np.empty(0)              # per frame: the smallest sample step seen up to it
+        self._step = np.inf
         self._lows = np.empty(0)               # recent per-tick lows of the envelope, for its resting level
         self._sus_peaks = np.empty(0)          # recent per-tick maxima of sustained activity, for its resting level
         self._sus_rest = 0.0                   # the last tick's resting sustained activity
@@ -246,10 +263,21 @@ class ChannelDetector:
             self._first_values = False
         self._values = np.concatenate([self._values, values])
         self._flat = np.concatenate([self._flat, hi == lo])
+        self._steps = np.concatenate([self._steps, self._running_step(frames)])
         d = self._diff.push(values)
         self._keep_activity(d)
         self._take_envelope(self._med.push(self._rms.push(d * d)))
         self._trim_activity()
+
+    def _running_step(self, frames: np.ndarray) -> np.ndarray:
+        """Per frame, the smallest nonzero step between samples up to its end (frame by frame: any chunking)."""
+        if frames.shape[1] < 2:
+            return np.full(len(frames), self._step)
+        d = np.abs(np.diff(frames, axis=1))
+        d[d == 0] = np.inf
+        steps = np.minimum.accumulate(np.concatenate([[self._step], d.min(axis=1)]))[1:]
+        self._step = float(steps[-1])
+        return steps
 
     def _keep_activity(self, d: np.ndarray) -> None:
         act = np.abs(self._slope.push(d))
@@ -283,21 +311,27 @@ class ChannelDetector:
             e = self._env[:m].reshape(nt, FRAMES_PER_TICK)
             v = self._values[:m].reshape(nt, FRAMES_PER_TICK)
             f = self._flat[:m].reshape(nt, FRAMES_PER_TICK)
+            floor = quantization_floor(1.0, self.h) * self._steps[FRAMES_PER_TICK - 1:m:FRAMES_PER_TICK]
+            floor = np.where(np.isfinite(floor), floor, 0.0)
             self._env, self._values, self._flat = self._env[m:], self._values[m:], self._flat[m:]
+            self._steps = self._steps[m:]
             su = self._sus_buf[at:at + m].reshape(nt, FRAMES_PER_TICK)
-            lows = np.partition(e, LOW_RANK, axis=1)[:, LOW_RANK]
+            lows = np.maximum(np.partition(e, LOW_RANK, axis=1)[:, LOW_RANK], floor)
             rest, self._lows = self._rest_levels(self._lows, lows, REST_PERCENTILE, self.still_ticks)
+            rest = np.maximum(rest, floor)
             sus_rest, self._sus_peaks = self._rest_levels(self._sus_peaks, su.max(axis=1), SUS_REST_PERCENTILE,
                                                          self.rest_ticks)
+            sus_rest = np.maximum(sus_rest, floor)
             self._sus_rest = float(sus_rest[-1])
             fast_rest = self._fast_rest_levels(nt)
             self._hysteresis((su / sus_rest[:, None]).ravel(), np.repeat(sus_rest, FRAMES_PER_TICK), fast_rest)
             still = e / rest[:, None]
             above, below = still > STILL_ABOVE, still < STILL_BELOW
             first = self._ticks_done
-            self.ticks.extend(Tick(first + k, lv, sp, lw, r, q, fl) for k, (lv, sp, lw, r, q, fl) in enumerate(zip(
+            self.ticks.extend(Tick(first + k, lv, sp, lw, r, q, fl, fo) for k, (lv, sp, lw, r, q, fl, fo) in enumerate(zip(
                 v.mean(axis=1).tolist(), v.std(axis=1).tolist(), lows.tolist(), rest.tolist(),
-                ((~above.any(axis=1)) & (below.mean(axis=1) >= 0.5)).tolist(), f.all(axis=1).tolist())))
+                ((~above.any(axis=1)) & (below.mean(axis=1) >= 0.5)).tolist(), f.all(axis=1).tolist(),
+                floor.tolist())))
             self._ticks_done += nt
         if final and len(self._env):
             # the last part-tick: same thresholds as the tick before it

@@ -107,6 +107,19 @@ class _Recent:
         return len(self.items)
 
 
+AT_FLOOR = 1.5   # a quiet second within this of the ADC's own floor carries no body
+
+
+def at_the_adcs_floor(tick) -> bool:
+    """A still second whose resting activity is no more than rounding to the ADC's step makes.
+
+    A body on the strip brings a heartbeat and breathing above that; an empty bed on a
+    coarse ADC sits on one count or two. Only a floor that is measured counts (a float
+    recording or a 24-bit ADC has next to none).
+    """
+    return tick.floor > 0 and tick.energy <= AT_FLOOR * tick.floor
+
+
 def _median(values) -> float:
     v = sorted(values)
     n = len(v)
@@ -174,6 +187,8 @@ class BedTracker:
             self._last_same = tick.index
             if self.refs["out"] is not None:
                 self.state = self.initial = "out" if not differs(x, self.refs["out"]) else "in"
+            elif at_the_adcs_floor(tick):
+                self.state = self.initial = "out"     # nothing on the strip but the ADC's own steps
             return
         if not differs(x, self._cur.state()):
             self._cand = _Recent()

@@ -160,7 +160,7 @@ class StreamDetector:
         else:
             ticks = [Tick(per[0].index, sum(p.level for p in per), max(p.spread for p in per),
                           max(p.energy for p in per), max(p.rest for p in per),
-                          all(p.quiet for p in per), any(p.flat for p in per))
+                          all(p.quiet for p in per), any(p.flat for p in per), max(p.floor for p in per))
                      for per in zip(*(det.ticks[:n] for det in self.chans))]
         for t in ticks:
             self.bed.add(t)
