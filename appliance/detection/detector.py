@@ -21,6 +21,8 @@ The signal chain, and why each step:
    second's highest sustained activity: how high a still sleeper's own heart and
    breath lift it. It follows a change of coupling after a turn within seconds,
    and a movement or a series of them (a few seconds in thirty) does not lift it.
+   It never falls under the activity that rounding to the ADC's step makes
+   (quantization_floor): a ratio over a level of nothing would run away.
 6. Hysteresis against that level, as the scoring rules ask: onset where sustained
    activity rises above rest x (1 + onset_margin), placed back to where it left
    rest x (1 + offset_margin); offset at the start of the first 0.5 s under that.

@@ -13,7 +13,8 @@ change after `bed_confirm_s` quiet seconds that differ from it. Which state is t
 empty one is known from a stored reference (the daemon keeps one from the empty
 bed by day), or learnt at the first change: the lower load, or where the load does
 not differ, the lower activity. Until then the sleeper is assumed to be in bed
-(a recording usually has someone on it). A change is placed at the start of the
+(a recording usually has someone on it), unless the quiet seconds carry no more
+activity than the ADC's own rounding makes: nothing lies on that strip. A change is placed at the start of the
 activity burst for getting in, and at its end for getting out.
 """
 from __future__ import annotations
