@@ -8,16 +8,12 @@ TUNING seeds only. Every figure is measured by this script when it runs.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 from appliance.detection.analysis import analyze_signal
 from appliance.config import Config

@@ -367,7 +367,7 @@ def cmd_doctor(args) -> int:
     for c in checks:
         print(c.line())
     bad = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(bad)} of {len(checks)} checks OK" + (f"; fix the FAIL lines first" if bad else ""))
+    print(f"{len(checks) - len(bad)} of {len(checks)} checks OK" + ("; fix the FAIL lines first" if bad else ""))
     return 1 if bad else 0
 
 
