@@ -66,6 +66,13 @@ PROFILES = {
     "quiet": dict(front="piezo", bits=12, fs=250.0, series=0.0, iso_rate=3.0, partner=False),
     "partner": dict(front="piezo", bits=12, fs=250.0, series=2.0, iso_rate=8.0, partner=True),
 }
+# two sleepers, a strip under each: the first sleeper is the one who kicks, the second kicks less
+COUPLES = {
+    "couple": dict(front="piezo", bits=12, fs=250.0, series=(3.0, 1.0), iso_rate=(12.0, 6.0)),
+    "couple_loadcell": dict(front="loadcell", bits=24, fs=100.0, series=(3.0, 1.0), iso_rate=(12.0, 6.0)),
+}
+COUPLING = (0.1, 0.6)       # the share of one sleeper's force that reaches the other's strip
+CORNER_HZ = (5.0, 40.0)     # the mattress passes it whole below this, and falls off above
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,11 @@ class Truth:
     partner: list = field(default_factory=list)    # [onset, offset], partner's movements
     partner_size: list = field(default_factory=list)  # each one's RMS at the strip, in sleeper's heartbeats
     glitches: list = field(default_factory=list)   # seconds
+    # two sleepers on two strips (simulate_couple): each one's own lms, large and bed; the first is
+    # also the top level's. `coupling` and `corner` are the mattress between the strips.
+    sleepers: list = field(default_factory=list)
+    coupling: float | None = None
+    corner_hz: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -118,8 +130,10 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     world = world or World()
     if world.lm_shape not in LM_SHAPES:
         raise SourceSettingError(f"unknown leg movement shape {world.lm_shape!r}; choose from {', '.join(LM_SHAPES)}")
+    if profile in COUPLES:
+        return simulate_couple(hours, seed, profile, fs, start, world)
     if profile not in PROFILES:
-        raise SourceSettingError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        raise SourceSettingError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES | COUPLES)}")
     if not 0.05 <= hours <= 24:
         raise SourceSettingError(f"hours must be between 0.05 and 24, got {hours}")
     p = PROFILES[profile]
@@ -129,9 +143,52 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     dur = n / fs
     truth = Truth(fs, dur, profile, seed)
 
+    sl = _one_sleeper(rng, n, fs, hours, p, world)
+    truth.lms, truth.large, truth.bed = sl.lms, sl.large, sl.bed
+    force, coupling = sl.force, sl.coupling
+
+    # --- a partner: breathing, heartbeat and movements, through the mattress sideways
+    if p["partner"]:
+        moved, partner, sizes = _partner(rng, n, fs, world.heart_rate)
+        force += moved
+        truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
+        # in the sleeper's heartbeats at the time: the sleeper's coupling scales his heart, not the partner
+        truth.partner_size = [round(size / coupling[int(a * fs)], 2) for (a, _), size in zip(partner, sizes)]
+
+    volts, rails = _front_end(rng, force, fs, p["front"], p["bits"])
+    glitches = rng.uniform(0, dur, rng.poisson(3 * hours))
+    for g in glitches:
+        volts[int(g * fs)] = rails[rng.integers(0, 2)]
+    truth.glitches = sorted(round(float(g), 3) for g in glitches)
+    rec = Recording(fs, volts[:, None], start, "V")
+    return rec, truth
+
+
+@dataclass
+class Sleeper:
+    """One sleeper's force on the strip under them, and what they did."""
+
+    force: np.ndarray
+    lms: list
+    large: list
+    bed: list
+    coupling: np.ndarray     # how strongly their body reaches the strip, moment by moment
+
+
+FOLLOW_SHARE = 0.3   # of the other's movements, the share this sleeper answers within a few seconds
+
+
+def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) -> Sleeper:
+    """A sleeper's night on the strip under them: bed, turns, breath, heart, legs.
+
+    `late` and `early` move their going to bed and getting up; `follow` lists onsets of
+    the other sleeper's movements, some of which they answer with a leg movement.
+    """
+    dur = n / fs
     # --- when the sleeper is in bed: a few minutes awake at each end, trips out
     bed_in = min(rng.uniform(60, 300), dur * 0.1)
     bed_out = max(dur - rng.uniform(60, 300), dur * 0.9)
+    bed_in, bed_out = bed_in + late, bed_out - early
     trips = []
     if dur > 3 * 3600:
         for _ in range(rng.integers(0, 3)):
@@ -213,7 +270,6 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
     lms.sort()
     for a, b in lms:
         body += _leg(rng, n, fs, a, b, np.exp(rng.uniform(np.log(2.5), np.log(30))), world.lm_shape)
-    truth.lms = [[round(a, 3), round(b, 3)] for a, b in lms]
 
     # --- large movements: turns, and getting in and out of bed
     large = []
@@ -236,26 +292,62 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
             load[i:j] = ramp * level
             gain[i:j] = np.maximum(gain[i:j], 1.0)
     large.sort()
-    truth.large = [[round(a, 2), round(b, 2)] for a, b in large]
-    truth.bed = truth_bed
 
-    force = gain * body + load
+    for t in follow:
+        # a movement of the other's that this sleeper answers with one of their own
+        if rng.random() < FOLLOW_SHARE:
+            a = t + rng.uniform(0.5, 8.0)
+            d = float(np.clip(rng.lognormal(np.log(1.5), 0.5), 0.6, 6.0))
+            if free.ok(a, a + d) and all(a + d + 1.0 < x or a > y + 1.0 for x, y in lms):
+                lms.append((a, a + d))
+                body += _leg(rng, n, fs, a, a + d, np.exp(rng.uniform(np.log(2.5), np.log(30))), world.lm_shape)
+    lms.sort()
+    return Sleeper(gain * body + load, [[round(a, 3), round(b, 3)] for a, b in lms],
+                   [[round(a, 2), round(b, 2)] for a, b in large], truth_bed, coupling)
 
-    # --- a partner: breathing, heartbeat and movements, through the mattress sideways
-    if p["partner"]:
-        moved, partner, sizes = _partner(rng, n, fs, world.heart_rate)
-        force += moved
-        truth.partner = [[round(a, 3), round(b, 3)] for a, b in partner]
-        # in the sleeper's heartbeats at the time: the sleeper's coupling scales his heart, not the partner
-        truth.partner_size = [round(size / coupling[int(a * fs)], 2) for (a, _), size in zip(partner, sizes)]
 
-    volts, rails = _front_end(rng, force, fs, p["front"], p["bits"])
-    glitches = rng.uniform(0, dur, rng.poisson(3 * hours))
-    for g in glitches:
-        volts[int(g * fs)] = rails[rng.integers(0, 2)]
-    truth.glitches = sorted(round(float(g), 3) for g in glitches)
-    rec = Recording(fs, volts[:, None], start, "V")
-    return rec, truth
+def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", fs: float | None = None,
+                    start: dt.datetime | None = None, world: World | None = None,
+                    coupling: float | None = None, corner_hz: float | None = None) -> tuple[Recording, Truth]:
+    """Two sleepers, a strip under each: channel k is sleeper k's strip.
+
+    Each strip carries its own sleeper whole and the other's force through the
+    mattress: a share `coupling` of it (drawn from COUPLING), falling off as a
+    second-order low-pass above `corner_hz` (drawn log-uniformly from CORNER_HZ: from
+    foam that smooths a movement crossing it to a firm bed or shared frame that passes
+    it nearly whole). The other's heartbeat, breathing, movements and, on load cells,
+    weight all come through it. The two strips are one kit's: their front ends match
+    within 10 %. The second sleeper goes to bed later and gets up
+    earlier, has their own trips out, kicks less, and answers some of the first's
+    movements with one of their own.
+    """
+    world = world or World()
+    if profile not in COUPLES:
+        raise SourceSettingError(f"unknown two-sleeper profile {profile!r}; choose from {', '.join(COUPLES)}")
+    if not 0.05 <= hours <= 24:
+        raise SourceSettingError(f"hours must be between 0.05 and 24, got {hours}")
+    p = COUPLES[profile]
+    fs = float(fs or p["fs"])
+    rng = np.random.default_rng(seed)
+    n = int(round(hours * 3600 * fs))
+    dur = n / fs
+    c = float(coupling if coupling is not None else rng.uniform(*COUPLING))
+    corner = float(corner_hz if corner_hz is not None else np.exp(rng.uniform(*np.log(CORNER_HZ))))
+    first = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][0], iso_rate=p["iso_rate"][0]), world)
+    onsets = [a for a, _ in first.lms + first.large]
+    late, early = rng.uniform(0, min(3600, dur * 0.2)), rng.uniform(0, min(2400, dur * 0.15))
+    second = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][1], iso_rate=p["iso_rate"][1]), world,
+                          late=late, early=early, follow=onsets)
+    channels = []
+    gain = rng.uniform(0.02, 0.04) if p["front"] == "piezo" else rng.uniform(0.8e-5, 1.6e-5)
+    for own, other in ((first, second), (second, first)):
+        force = own.force + c * _lowpass(other.force, fs, corner)
+        volts, _ = _front_end(rng, force, fs, p["front"], p["bits"], gain * rng.uniform(0.9, 1.1))
+        channels.append(volts)
+    truth = Truth(fs, dur, profile, seed, first.lms, first.large, first.bed, coupling=round(c, 3),
+                  corner_hz=round(corner, 2))
+    truth.sleepers = [{"lms": sl.lms, "large": sl.large, "bed": sl.bed} for sl in (first, second)]
+    return Recording(fs, np.column_stack(channels), start, "V"), truth
 
 
 def _partner(rng, n, fs, heart_rate):
@@ -371,13 +463,14 @@ def _large_burst(rng, body, fs, t, d, strength=(15, 80), pauses=(0.3, 0.45)):
         s += seg + rng.uniform(*pauses)
 
 
-def _front_end(rng, force, fs, front, bits):
+def _front_end(rng, force, fs, front, bits, gain=None):
+    """Force to ADC volts; `gain` scales the front end's own (drawn) gain: matched strips of one kit."""
     n = len(force)
     t = np.arange(n) / fs
     hum_f = 50.0 if rng.random() < 0.5 else 60.0
     if front == "piezo":
         vref = 3.3
-        x = _highpass(force, fs, 0.3) * rng.uniform(0.02, 0.04)  # ~30 mV per heartbeat RMS
+        x = _highpass(force, fs, 0.3) * (gain or rng.uniform(0.02, 0.04))  # ~30 mV per heartbeat RMS
         x += vref / 2 + 0.02 * _smooth_walk(rng, n, fs, 3600)
         x += rng.uniform(0.002, 0.02) * vref * np.sin(2 * np.pi * hum_f * t)
         x += rng.normal(0, 0.001, n)
@@ -385,7 +478,7 @@ def _front_end(rng, force, fs, front, bits):
     else:
         vref, pga = 2.5, 64
         fullscale = 2 * vref / pga
-        x = force * rng.uniform(0.8e-5, 1.6e-5) + 0.002  # ~150 mV... of bridge at x64 well inside range
+        x = force * (gain or rng.uniform(0.8e-5, 1.6e-5)) + 0.002  # ~150 mV... of bridge at x64 well inside range
         x += 0.0004 * _smooth_walk(rng, n, fs, 7200)       # creep and bias drift
         x += 2e-6 * np.sin(2 * np.pi * hum_f * t)
         x += rng.normal(0, 1e-6, n)

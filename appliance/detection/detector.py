@@ -159,7 +159,7 @@ def _median3(w):
 class ChannelDetector:
     """Turns one channel's samples into activity segments and per-tick summaries."""
 
-    def __init__(self, fs: float, cfg: DetectionConfig | None = None):
+    def __init__(self, fs: float, cfg: DetectionConfig | None = None, keep_frames: bool = False):
         self.cfg = cfg or DetectionConfig()
         self.fs = float(fs)
         self.h = max(1, int(round(self.fs * FRAME_S)))
@@ -206,6 +206,12 @@ class ChannelDetector:
         self._onset_fast_rest = 0.0
         self.segments: list[Segment] = []
         self.ticks: list[Tick] = []
+        # with keep_frames, every frame's sustained activity, in the signal's units and over its resting
+        # level, numbered from the stream's first frame, for a reader that compares strips
+        # (appliance.detection.sleepers) to take
+        self.keep_frames = keep_frames
+        self.sus_frames: list[np.ndarray] = []
+        self.ratio_frames: list[np.ndarray] = []
 
     # -- input -----------------------------------------------------------
     def feed(self, x: np.ndarray) -> None:
@@ -326,7 +332,11 @@ class ChannelDetector:
             sus_rest = np.maximum(sus_rest, floor)
             self._sus_rest = float(sus_rest[-1])
             fast_rest = self._fast_rest_levels(nt)
-            self._hysteresis((su / sus_rest[:, None]).ravel(), np.repeat(sus_rest, FRAMES_PER_TICK), fast_rest)
+            ratio = (su / sus_rest[:, None]).ravel()
+            self._hysteresis(ratio, np.repeat(sus_rest, FRAMES_PER_TICK), fast_rest)
+            if self.keep_frames:
+                self.sus_frames.append(su.ravel())
+                self.ratio_frames.append(ratio)
             still = e / rest[:, None]
             above, below = still > STILL_ABOVE, still < STILL_BELOW
             first = self._ticks_done

@@ -68,12 +68,12 @@ class Events:
 class StreamDetector:
     def __init__(self, fs: float, channels: int, detection: DetectionConfig | None = None,
                  empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None,
-                 provisional_after_s: float | None = None):
+                 provisional_after_s: float | None = None, keep_frames: bool = False):
         check_rate(fs)
         self.rules = detection or DetectionConfig()
         self.fs = float(fs)
         self.n_channels = channels
-        self.chans = [ChannelDetector(fs, self.rules) for _ in range(channels)]
+        self.chans = [ChannelDetector(fs, self.rules, keep_frames) for _ in range(channels)]
         self.tick_s = self.chans[0].tick_s
         self.frame_s = self.chans[0].frame_s
         self.bed = BedTracker(self.tick_s, self.rules.bed_confirm_s, empty_ref)

@@ -14,6 +14,7 @@ partner's side and is not the sleeper's (classify).
 from __future__ import annotations
 
 import math
+import bisect
 from dataclasses import dataclass
 
 from appliance.detection.settings import DetectionConfig, SeriesConfig
@@ -33,15 +34,19 @@ class Movement:
     peak: float = 0.0           # peak sustained activity over resting level
     periodic: bool = False
     series: int | None = None
+    after_other: bool | None = None   # two sleepers: began within AFTER_OTHER_S after an onset of the other's
 
     @property
     def duration_s(self) -> float:
         return self.offset_s - self.onset_s
 
     def as_dict(self) -> dict:
-        return {"onset_s": round(self.onset_s, 2), "offset_s": round(self.offset_s, 2), "kind": self.kind,
-                "periodic": self.periodic, "series": self.series, "channels": self.channels,
-                "peak": round(self.peak, 1)}
+        out = {"onset_s": round(self.onset_s, 2), "offset_s": round(self.offset_s, 2), "kind": self.kind,
+               "periodic": self.periodic, "series": self.series, "channels": self.channels,
+               "peak": round(self.peak, 1)}
+        if self.after_other is not None:
+            out["after_other"] = self.after_other
+        return out
 
 
 @dataclass
@@ -147,6 +152,20 @@ def classify(onset: float, offset: float, mask: int, cfg: DetectionConfig, body:
 def through_mattress(fast: float | None, cfg: DetectionConfig) -> bool:
     """In a shared bed: a movement without fast force at the strip came from the partner's side."""
     return cfg.shared_bed and fast is not None and fast < cfg.min_fast
+
+
+def bed_periods(changes: list[tuple[float, str]], end_s: float) -> list[tuple[float, float]]:
+    """Turn a list of (time, 'in'/'out') into in-bed periods."""
+    out, since = [], None
+    for t, what in changes:
+        if what == "in" and since is None:
+            since = t
+        elif what == "out" and since is not None:
+            out.append((since, t))
+            since = None
+    if since is not None:
+        out.append((since, end_s))
+    return [(a, b) for a, b in out if b > a]
 
 
 def in_any(t0: float, t1: float, periods: list[tuple[float, float]]) -> bool:
@@ -267,6 +286,43 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
     }
 
 
+AFTER_OTHER_S = 10.0   # a movement this soon after the other sleeper's onset came "after the other"
+
+
+def after_other(mine: list[Movement], theirs: list[Movement], bed: list[tuple[float, float]],
+                window_s: float = AFTER_OTHER_S) -> dict:
+    """Mark each of `mine` that began after an onset of `theirs` and at most `window_s` after it.
+
+    Returns the count and what chance alone would give: my movement count times the
+    share of my time in bed that lies within `window_s` after an onset of theirs. A
+    measurement of movement, not of waking.
+    """
+    onsets = sorted(m.onset_s for m in theirs)
+    count = 0
+    for m in mine:
+        m.after_other = any(t < m.onset_s <= t + window_s for t in _near(onsets, m.onset_s - window_s, m.onset_s))
+        count += m.after_other
+    covered = _union([(t, t + window_s) for t in onsets])
+    in_bed = sum(b - a for a, b in bed)
+    exposed = sum(max(0.0, min(b, d) - max(a, c)) for a, b in bed for c, d in covered)
+    expected = len(mine) * exposed / in_bed if in_bed > 0 else 0.0
+    return {"after_other_count": count, "after_other_expected": round(expected, 1)}
+
+
+def _near(sorted_times: list[float], lo: float, hi: float) -> list[float]:
+    return sorted_times[bisect.bisect_left(sorted_times, lo):bisect.bisect_right(sorted_times, hi)]
+
+
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def not_measured_reason(hours: float) -> str:
     """Why the per-hour rates are null, in one sentence."""
     if hours <= 0:
@@ -309,3 +365,20 @@ def _histogram(values: list[float], width: float, bins: int) -> list[int]:
         if 0 <= x <= top:
             counts[min(int(x / width), bins - 1)] += 1
     return counts
+
+
+class CoupleResult:
+    """Two sleepers' nights from one recording, each with how often they moved just after the other."""
+
+    def __init__(self, nights: list[NightResult], names: list[str]):
+        self.nights, self.names = nights, list(names)
+        for k, night in enumerate(nights):
+            night.summary.update(after_other(night.movements, nights[1 - k].movements, night.bed))
+
+    def as_dict(self) -> dict:
+        """DESIGN.md's "Two sleepers": the first sleeper's night at the top level, and each one's."""
+        each = [night.as_dict() for night in self.nights]
+        top = dict(each[0])
+        top["sleepers"] = [{"name": name, "channel": k, "movements": d["movements"], "series": d["series"],
+                            "bed": d["bed"], "summary": d["summary"]} for k, (name, d) in enumerate(zip(self.names, each))]
+        return top
