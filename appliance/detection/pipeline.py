@@ -68,7 +68,7 @@ class Events:
 class StreamDetector:
     def __init__(self, fs: float, channels: int, detection: DetectionConfig | None = None,
                  empty_ref: QuietState | None = None, rails: tuple[float, float] | None = None,
-                 provisional_after_s: float | None = None, keep_frames: bool = False):
+                 provisional_after_s: float | None = None, keep_frames: bool = False, whole: bool = False):
         check_rate(fs)
         self.rules = detection or DetectionConfig()
         self.fs = float(fs)
@@ -81,6 +81,9 @@ class StreamDetector:
         # a live start mid-night with no empty-bed reference: after this long, assume someone is in
         # bed (movements need a body) rather than hold everything until they get up
         self.provisional_after_s = provisional_after_s
+        # whole: release movements whether or not this tracker says someone is in bed (for a reader that
+        # decides the bed from more than this one strip: appliance.detection.sleepers)
+        self.whole = whole
         self.health = Health()
         self._pool: list[Stretch] = []   # each channel's activity, not yet scored
         self._held: list[Movement] = []
@@ -196,7 +199,7 @@ class StreamDetector:
                 if any(m.onset_s - BED_CHANGE_MARGIN_S <= t <= m.offset_s + BED_CHANGE_MARGIN_S
                        for t, _ in self.bed.changes):
                     m.kind = "large"   # getting in or out of bed
-                if in_any(m.onset_s, m.offset_s, periods) and not self._touches_flat(m):
+                if (self.whole or in_any(m.onset_s, m.offset_s, periods)) and not self._touches_flat(m):
                     out.movements.append(m)
             else:
                 keep.append(m)

@@ -10,9 +10,9 @@ The physics it rests on, and nothing of one mattress:
   mean that a movement is always stronger on the mover's own strip than on the
   other, in the strips' own units, whatever the mattress: by 1/0.6 at the least.
   So each movement belongs to the side whose strip carries more of its sustained
-  activity over its duration (both strips of one kit read through matched front
-  ends). When both move at once, each strip's detector finds its own sleeper's
-  movement, and each keeps the one that is stronger on its own side.
+  activity, frame by frame, over most of its duration (both strips of one kit read
+  through matched front ends). When both move at once, each strip's detector finds
+  activity on its strip, and each side keeps the stretch where its own strip leads.
 - Through the mattress an empty side also carries the other's heartbeat, breath and
   (on load cells) part of their weight, so on its own it can look faintly
   occupied. But what crosses the mattress is the other's force through a linear
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from appliance.detection.pipeline import BED_CHANGE_MARGIN_S, Events, StreamDetector
-from appliance.detection.scoring import Movement, bed_periods, in_any
+from appliance.detection.scoring import Movement, bed_periods, classify, in_any
 from appliance.detection.settings import DetectionConfig
 
 WINDOW_S = 30.0           # the own-rhythm test looks at this much signal at a time
@@ -45,10 +45,14 @@ MARGIN_S = 1.0            # filter edges: this much more signal on each side of 
 RHYTHM_RATE = 50.0        # samples per second of the heartbeat band
 LAGS = 5                  # the mattress as a linear filter: taps at -0.1..+0.1 s
 OWN_MIN = -1.25           # log10 of the unpredicted share over which a strip has a body of its own
+OWN_OVER_FLOOR = 1.0      # or log10 of its unpredicted power this far over the strip's lowest
 SMOOTH = 2                # a window's verdict: the median of it and this many valid windows each side
+MIN_STILL_S = 10.0        # a window is judged on at least this much still signal
+STILL_PAD_S = 0.5         # and not this close to a movement on either strip
 KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
 CHANGE_AFTER_S = 60.0     # this long before the window where it shows to this long after
+SETTLE_S = 120.0          # a tracker's change is judged by the rhythm this long after it
 
 
 def heart_band(x: np.ndarray, fs: float) -> np.ndarray:
@@ -65,18 +69,23 @@ def heart_band(x: np.ndarray, fs: float) -> np.ndarray:
     return d - np.convolve(d, np.ones(k) / k, mode="same")
 
 
-def unpredicted_share(own: np.ndarray, other: np.ndarray) -> float:
-    """log10 of the power of `own` that a short linear filter of `other` cannot predict, over `other`'s power."""
+def unpredicted(own: np.ndarray, other: np.ndarray, still: np.ndarray | None = None) -> tuple[float, float] | None:
+    """The power of `own` that a short linear filter of `other` cannot predict: log10 of its share of
+    `other`'s power, and log10 of the power itself.
+
+    Only samples where `still` is true count (movement would swamp the hearts); None
+    when too few are left to judge by.
+    """
     n = min(len(own), len(other))
     own, other = own[:n], other[:n]
-    if n <= 4 * LAGS + 2:
-        return 0.0
-    cols = np.column_stack([np.roll(other, k) for k in range(-LAGS, LAGS + 1)])[LAGS:n - LAGS]
-    y = own[LAGS:n - LAGS]
+    rows = np.ones(n - 2 * LAGS, bool) if still is None else still[LAGS:n - LAGS]
+    if rows.sum() < MIN_STILL_S * RHYTHM_RATE:
+        return None
+    cols = np.column_stack([np.roll(other, k) for k in range(-LAGS, LAGS + 1)])[LAGS:n - LAGS][rows]
+    y = own[LAGS:n - LAGS][rows]
     coef, *_ = np.linalg.lstsq(cols, y, rcond=None)
-    resid = y - cols @ coef
-    power = float(np.mean(other[LAGS:n - LAGS] ** 2))
-    return float(np.log10(max(float(np.mean(resid ** 2)), 1e-300) / max(power, 1e-300)))
+    resid = np.log10(max(float(np.mean((y - cols @ coef) ** 2)), 1e-300))
+    return resid - np.log10(max(float(np.mean(cols[:, LAGS] ** 2)), 1e-300)), resid
 
 
 def _verdict_at(verdicts: list[tuple[float, str]], t: float) -> str | None:
@@ -89,49 +98,52 @@ def _verdict_at(verdicts: list[tuple[float, str]], t: float) -> str | None:
     return state
 
 
-def own_bodies(shares) -> tuple[str, str]:
-    """Each strip's verdict from the two unpredicted shares of a window.
+def bodies(shares, powers, floors) -> str:
+    """Who is on the bed, from a window's two unpredicted shares and powers (log10) and each strip's floor.
 
     One body on the bed makes the two strips one signal seen twice: each predicts the
     other, and the copy across the mattress, which carries only noise of its own, has
-    the far lower share. So a share under OWN_MIN says one body, on the other strip;
-    two shares over it say a body on each (or, with nobody in bed, noise on each: the
-    trackers say so).
+    the far lower share. So a share under OWN_MIN says one body, on the other strip
+    ("0" or "1") -- unless that strip's own unpredicted power stands well over the
+    lowest it has shown (its electrical noise, once it has been empty): a sleeper
+    lying lightly beside one lying heavily. Otherwise "2": a body on each, or nobody
+    (each strip's tracker tells which).
     """
     low = int(np.argmin(shares))
-    if shares[low] < OWN_MIN:
-        return ("out", "in") if low == 0 else ("in", "out")
-    return ("in", "in")
+    if shares[low] < OWN_MIN and powers[low] < floors[low] + OWN_OVER_FLOOR:
+        return "1" if low == 0 else "0"
+    return "2"
 
 
 class OwnRhythm:
-    """Raw samples of both strips in; per 30 s window, each strip's unpredicted share.
+    """Raw samples of both strips in; per 30 s window, both strips' heartbeat band (judged later).
 
     Each window is computed from its own samples and a margin, so the answer does not
     depend on how the samples were chunked.
     """
 
     def __init__(self, fs: float):
-        self.fs = fs
+        self.fs = float(fs)
         self.win = int(round(WINDOW_S * fs))
         self.margin = int(round(MARGIN_S * fs))
         self._buf = np.empty((0, 2))
         self._buf_start = 0          # sample number of _buf[0]
-        self.shares: list[tuple[float, float]] = []   # per window, strip 0's and strip 1's
+        self.step = max(1, int(round(fs / RHYTHM_RATE)))
+        self.bands: list[tuple[np.ndarray, np.ndarray]] = []   # per window, both strips' heartbeat band
+        self.first = 0                                         # window number of bands[0]
 
     def feed(self, samples: np.ndarray) -> None:
         self._buf = np.concatenate([self._buf, samples])
-        step = max(1, int(round(self.fs / RHYTHM_RATE)))
+        step = self.step
         while True:
-            i = len(self.shares)
+            i = self.first + len(self.bands)
             a, b = max(i * self.win - self.margin, 0), (i + 1) * self.win + self.margin
             if self._buf_start + len(self._buf) < b:
                 break
             chunk = self._buf[a - self._buf_start:b - self._buf_start]
             bands = [heart_band(chunk[:, k], self.fs) for k in range(2)]
             lo = (i * self.win - a) // step
-            inner = [bd[lo:lo + self.win // step] for bd in bands]
-            self.shares.append((unpredicted_share(inner[0], inner[1]), unpredicted_share(inner[1], inner[0])))
+            self.bands.append(tuple(bd[lo:lo + self.win // step] for bd in bands))
             drop = (i + 1) * self.win - self.margin - self._buf_start
             if drop > 0:
                 self._buf = self._buf[drop:]
@@ -147,17 +159,16 @@ class _Side:
     tracker_changes: list = None             # the side's own tracker's bed changes
     pending: list = None                     # its detector's movements not yet attributed
     owned: list = None                       # movements attributed to this side's sleeper, not yet sent
-    verdicts: list = None                    # (time, 'in'/'out'): where its own rhythm changes
-    verdict: str | None = None
+    verdict: str | None = None               # the rhythm's verdict ('0', '1', '2') as last followed
     changes_sent: int = 0
-    own: list = None                         # (time, 'in'/'out'): the side's own-rhythm state, final
+    own: list = None                         # (time, 'in'/'out'): the side's bed changes, final
     own_state: str = "out"
     own_done: float = -1.0                   # events up to this time are in `own`
     tracker_in: bool = False
 
     def __post_init__(self):
         self.sus, self.ratio = np.empty(0), np.empty(0)
-        self.tracker_changes, self.pending, self.owned, self.verdicts, self.own = [], [], [], [], []
+        self.tracker_changes, self.pending, self.owned, self.own = [], [], [], []
         self.moves: list[Movement] = []      # recent movements attributed to this side: where a bed change can be
 
     @property
@@ -182,12 +193,16 @@ class CoupleDetector:
                  provisional_after_s: float | None = None):
         self.rules = detection or DetectionConfig()
         self.sides = [_Side(StreamDetector(fs, 1, self.rules, rails=rails, provisional_after_s=provisional_after_s,
-                                           keep_frames=True)) for _ in range(2)]
+                                           keep_frames=True, whole=True)) for _ in range(2)]
         self.fs = float(fs)
         self.frame_s = self.sides[0].det.frame_s
         self.rhythm = OwnRhythm(self.fs)
-        self._quiet: list[bool] = []        # per window: no strip held activity over the onset margin
+        self._shares: list[tuple[float, float] | None] = []   # per window judged: both unpredicted shares
         self._decided = 0                   # windows whose own-rhythm verdict is final
+        self._floors = np.full(2, np.inf)   # each strip's lowest unpredicted power so far (log10)
+        self._floored = 0                   # windows taken into the floors
+        self._verdict: str | None = None
+        self._verdicts: list[tuple[float, str]] = []   # (time, '0', '1' or '2'): who is on the bed
         self._final = False
 
     @property
@@ -242,68 +257,133 @@ class CoupleDetector:
             for m in side.pending:
                 if m.offset_s > known:
                     keep.append(m)
-                elif self._stronger_on(m) == k:
-                    side.owned.append(m)
-                    side.moves.append(m)
+                else:
+                    own = self._own_part(m, k)
+                    if own is not None:
+                        side.owned.append(own)
+                        side.moves.append(own)
             side.pending = keep
 
-    def _stronger_on(self, m: Movement) -> int:
-        """The side whose strip carries more of the movement's sustained activity."""
-        a = int(m.onset_s / self.frame_s)
-        b = max(int(m.offset_s / self.frame_s), a + 1)
-        sizes = []
+    def _own_part(self, m: Movement, k: int) -> Movement | None:
+        """What of a movement side k's detector found is side k's sleeper's own, or None.
+
+        Frame by frame, the movement is k's where strip k carries more of it than the
+        other strip. Mostly k's: all of it. Mostly the other's: the longest stretch
+        where k's strip leads, if it is long enough to be a movement (both moved at
+        once, and this is k's part), else none of it (the other's, through the mattress).
+        """
+        a = int(round(m.onset_s / self.frame_s))
+        b = max(int(round(m.offset_s / self.frame_s)), a + 1)
+        mine, theirs = (s.sus[max(a - s.frames_start, 0):max(b - s.frames_start, 0)] for s in (self.sides[k], self.sides[1 - k]))
+        n = min(len(mine), len(theirs))
+        if n == 0:
+            return None
+        leads = mine[:n] >= theirs[:n]
+        if leads.mean() >= 0.5:
+            return m
+        side = self.sides[k]
+        ratio = side.ratio[max(a - side.frames_start, 0):max(b - side.frames_start, 0)][:n]
+        best, run_start, longest = None, None, 0
+        for i, lead in enumerate(np.append(leads, False)):
+            if lead and run_start is None:
+                run_start = i
+            elif not lead and run_start is not None:
+                if i - run_start > longest:
+                    best, longest = (run_start, i), i - run_start
+                run_start = None
+        if best is None:
+            return None
+        part = ratio[best[0]:best[1]]
+        if part.max() <= 1.0 + self.rules.onset_margin or np.median(part) < self.rules.min_sustained:
+            return None       # k's strip leads only where little moves: the other's movement's fringe
+        onset, offset = (a + best[0]) * self.frame_s, (a + best[1]) * self.frame_s
+        kind = classify(onset, offset, 1, self.rules)
+        if kind is None:
+            return None
+        return Movement(onset, offset, kind, m.channels, m.peak)
+
+    def _judge(self, i: int, bands: tuple[np.ndarray, np.ndarray]) -> tuple[float, float, float, float] | None:
+        """Window i's two unpredicted shares and powers (log10), from its still samples (None: too little was still)."""
+        rate = self.fs / self.rhythm.step
+        t = i * WINDOW_S + np.arange(len(bands[0])) / rate
+        f0, f1 = int(i * WINDOW_S / self.frame_s), int((i + 1) * WINDOW_S / self.frame_s)
+        pad = int(round(STILL_PAD_S / self.frame_s))
+        limit = 1.0 + self.rules.offset_margin
+        moving = np.zeros(f1 - f0 + 2 * pad, bool)
         for s in self.sides:
-            x = s.sus[max(a - s.frames_start, 0):max(b - s.frames_start, 0)]
-            sizes.append(float(x.mean()) if len(x) else 0.0)
-        return int(np.argmax(sizes))
+            lo = f0 - pad - s.frames_start
+            seg = s.ratio[max(lo, 0):f1 + pad - s.frames_start] > limit
+            at = max(-lo, 0)
+            moving[at:at + len(seg)] |= seg[:len(moving) - at]
+        near = np.convolve(moving, np.ones(2 * pad + 1), mode="same") > 0
+        frames = np.clip((t / self.frame_s).astype(int), f0, f1 - 1)
+        still = ~near[pad + frames - f0]
+        one = unpredicted(bands[0], bands[1], still)
+        two = unpredicted(bands[1], bands[0], still)
+        return None if one is None or two is None else (one[0], two[0], one[1], two[1])
 
     def _decide_windows(self) -> None:
         """Each side's own-rhythm verdict, window by window, once its neighbours are known."""
-        shares = self.rhythm.shares
-        limit = 1.0 + self.rules.onset_margin
+        rh = self.rhythm
         known_frames = self._frames_known_s() / self.frame_s
-        while len(self._quiet) < len(shares):
-            i = len(self._quiet)
-            a, b = int(i * WINDOW_S / self.frame_s), int((i + 1) * WINDOW_S / self.frame_s)
-            if b > known_frames:
+        while rh.bands:
+            i = rh.first
+            if int((i + 1) * WINDOW_S / self.frame_s) + 10 > known_frames and not self._final:
                 break
-            self._quiet.append(all(float(s.ratio[a - s.frames_start:b - s.frames_start].max(initial=0.0)) < limit
-                                   for s in self.sides))
-        known = len(self._quiet)
+            self._shares.append(self._judge(i, rh.bands.pop(0)))
+            rh.first += 1
+        known = len(self._shares)
         while self._decided < known and (self._final or self._decided + SMOOTH < known):
             i = self._decided
-            near = [shares[j] for j in range(max(0, i - SMOOTH), min(known, i + SMOOTH + 1)) if self._quiet[j]]
+            near = [x for x in self._shares[max(0, i - SMOOTH):i + SMOOTH + 1] if x is not None]
+            for x in self._shares[self._floored:i + SMOOTH + 1]:
+                if x is not None:
+                    self._floors = np.minimum(self._floors, x[2:])
+            self._floored = max(self._floored, min(i + SMOOTH + 1, known))
             if near:                # else nothing still nearby: the verdict before stands
-                for side, state in zip(self.sides, own_bodies(np.median(np.array(near), axis=0))):
-                    if state != side.verdict:
-                        side.verdict = state
-                        side.verdicts.append((i * WINDOW_S, state))
+                med = np.median(np.array(near), axis=0)
+                verdict = bodies(med[:2], med[2:], self._floors)
+                if verdict != self._verdict:
+                    self._verdict = verdict
+                    self._verdicts.append((i * WINDOW_S, verdict))
             self._decided += 1
 
-    def _follow_own(self, side: _Side, until: float) -> None:
-        """Extend the side's own-rhythm changes (side.own) through `until`, within its tracker's periods.
+    def _follow_own(self, k: int, until: float) -> None:
+        """Extend side k's bed changes (side.own) through `until`.
 
-        Each period the tracker finds starts as the rhythm says once settled (a window
-        in); inside it, a change needs a movement of this side's sleeper near where the
-        rhythm changed, and is placed at it: nobody gets into or out of bed without
-        moving. Only what is final is taken, so the answer does not depend on chunking.
+        Where the rhythm says one body, on this strip or the other, that settles it;
+        where it says two or none, the side's own tracker does. A change the rhythm
+        brings needs a movement of this side's sleeper near where it showed, and is
+        placed at it: nobody gets into or out of bed without moving. Only what is
+        final is taken, so the answer does not depend on chunking.
         """
+        side = self.sides[k]
         events = [(t, "tracker", new) for t, new in side.tracker_changes]
-        events += [(t, "rhythm", new) for t, new in side.verdicts]
+        events += [(t, "rhythm", new) for t, new in self._verdicts]
         for t, what, new in sorted(events, key=lambda e: (e[0], e[1] == "rhythm")):
-            if t <= side.own_done or t > until - WINDOW_S:
+            if t <= side.own_done or t > until - WINDOW_S - SETTLE_S:
                 continue
+            side.own_done = t
             if what == "tracker":
                 side.tracker_in = new == "in"
-                state = _verdict_at(side.verdicts, (np.floor(t / WINDOW_S) + 1) * WINDOW_S) if side.tracker_in else "out"
+                # the rhythm as it settles after the tracker's change: the window it starts in still
+                # holds the empty bed before
+                verdict = _verdict_at(self._verdicts, t + SETTLE_S)
+            else:
+                side.verdict = verdict = new
+            want = side.tracker_in if verdict in (None, "2") else verdict == str(k)
+            state = "in" if want else "out"
+            if state == side.own_state:
+                continue
+            if what == "tracker":
                 side.own.append((t, state))
                 side.own_state = state
-            elif side.tracker_in and new != side.own_state:
-                near = [m for m in side.moves if t - CHANGE_BEFORE_S <= m.onset_s and m.offset_s <= t + CHANGE_AFTER_S]
-                if near:
-                    side.own.append((near[0].onset_s if new == "in" else near[-1].offset_s, new))
-                    side.own_state = new
-            side.own_done = t
+                continue
+            near = [m for m in side.moves if t - CHANGE_BEFORE_S <= m.onset_s and m.offset_s <= t + CHANGE_AFTER_S
+                    and m.onset_s > (side.own[-1][0] if side.own else -1.0)]
+            if near:
+                side.own.append((near[0].onset_s if state == "in" else near[-1].offset_s, state))
+                side.own_state = state
 
     def _decided_until_s(self) -> float:
         if self._final:
@@ -311,18 +391,10 @@ class CoupleDetector:
         return min(min(s.det.bed.resolved_until_s for s in self.sides),
                    self._decided * WINDOW_S - CHANGE_AFTER_S, self._attributed_until_s() - CHANGE_AFTER_S)
 
-    def _bed(self, side: _Side, until: float) -> list[tuple[float, float]]:
-        """The side's in-bed periods up to `until`: where its tracker and its own rhythm both say in bed."""
-        self._follow_own(side, until)
-        tracker = bed_periods(side.tracker_changes, until)
-        own = bed_periods(side.own, until)
-        out = []
-        for a, b in tracker:
-            for c, d in own:
-                lo, hi = max(a, c), min(b, d)
-                if hi > lo:
-                    out.append((lo, hi))
-        return out
+    def _bed(self, k: int, until: float) -> list[tuple[float, float]]:
+        """Side k's in-bed periods up to `until`."""
+        self._follow_own(k, until)
+        return bed_periods(self.sides[k].own, until)
 
     def _changes(self, periods: list[tuple[float, float]], until: float) -> list[tuple[float, str]]:
         """The bed changes of these periods; a period's end at `until` (or the stream's end) is no change."""
@@ -339,7 +411,7 @@ class CoupleDetector:
         until = self._decided_until_s()
         out = [Events(), Events()]
         for k, side in enumerate(self.sides):
-            bed = self._bed(side, until)
+            bed = self._bed(k, until)
             changes = self._changes(bed, until)
             keep = []
             for m in side.owned:
@@ -368,7 +440,7 @@ class CoupleDetector:
         waiting = [m.onset_s for side in self.sides for m in side.pending]
         if waiting:
             keep_from = min(keep_from, int(min(waiting) / self.frame_s) - 10)
-        keep_from = min(keep_from, int(len(self._quiet) * WINDOW_S / self.frame_s))
+        keep_from = min(keep_from, int(self.rhythm.first * WINDOW_S / self.frame_s) - 20)
         for side in self.sides:
             drop = keep_from - side.frames_start
             if drop > 0:
