@@ -35,6 +35,7 @@ test: $(STAMP)
 ## bench: detection quality and speed figures, robustness to a world unlike the model, and the dashboard's page times
 bench: $(STAMP)
 	$(BIN)/python -m bench.detection
+	$(BIN)/python -m bench.sleepers
 	$(BIN)/python -m bench.robustness
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.load

@@ -26,6 +26,9 @@ class ConfigError(ValueError):
 class SourceConfig:
     kind: str = setting("sim", "where samples come from: mcp3008, mcp3208, ads1256, sim, or a recording's path")
     channels: list = setting([0], "ADC inputs the strips are wired to (one or two)")
+    sleepers: list = setting(["Sleeper"], "who sleeps on the strips: one name (two channels are then one "
+                                          "sleeper's two strips), or one name per channel, in the same order, for "
+                                          "two sleepers each with a strip of their own", item=str)
     rate_hz: float = setting(250.0, "samples per second per channel", 100.0, 500.0)
     spi_bus: int = setting(0, "SPI bus (/dev/spidevBUS.DEVICE)", 0, 6)
     spi_device: int = setting(0, "SPI chip select", 0, 2)
@@ -131,8 +134,10 @@ def _check(name: str, f: dataclasses.Field, value, where: str):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is list:
-        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ConfigError(f"{where}: {name} must be a list of whole numbers, got {value!r}")
+        item = meta.get("item", int)
+        if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+            words = "whole numbers" if item is int else "names in quotes"
+            raise ConfigError(f"{where}: {name} must be a list of {words}, got {value!r}")
     elif not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool):
         raise ConfigError(f"{where}: {name} must be {KIND_WORDS[kind]}, got {value!r}")
     if meta.get("choices") and value not in meta["choices"]:
@@ -146,6 +151,9 @@ def _check_together(cfg: Config, where: str) -> None:
     ch = cfg.source.channels
     if not 1 <= len(ch) <= 2 or len(set(ch)) != len(ch) or not all(0 <= c <= 7 for c in ch):
         raise ConfigError(f"{where}: source.channels must be one or two different inputs 0-7, got {ch}")
+    problem = sleeper_names_problem(cfg.source.sleepers, len(ch))
+    if problem:
+        raise ConfigError(f"{where}: source.sleepers {problem}")
     d = cfg.detection
     if d.offset_margin >= d.onset_margin:
         raise ConfigError(f"{where}: detection.offset_margin ({d.offset_margin}) must be below onset_margin ({d.onset_margin})")
@@ -154,6 +162,23 @@ def _check_together(cfg: Config, where: str) -> None:
     s = cfg.series
     if s.imi_min_s >= s.imi_max_s:
         raise ConfigError(f"{where}: series.imi_min_s ({s.imi_min_s}) must be below imi_max_s ({s.imi_max_s})")
+
+
+MAX_NAME = 24
+
+
+def sleeper_names_problem(names: list[str], channels: int) -> str | None:
+    """What is wrong with these sleepers' names for this many strips, in words (None: nothing)."""
+    if not 1 <= len(names) <= 2:
+        return f"must name one sleeper, or two (one per strip), got {names!r}"
+    if len(names) == 2 and channels != 2:
+        return f"names two sleepers, so it needs two channels, one under each (channels = [0, 1]); got {channels}"
+    for n in names:
+        if not n.strip() or len(n) > MAX_NAME or "," in n or "/" in n:
+            return f"must be names of 1-{MAX_NAME} characters without commas or slashes, got {n!r}"
+    if len(set(n.casefold() for n in names)) != len(names):
+        return f"must be two different names, got {names!r}"
+    return None
 
 
 def describe() -> str:

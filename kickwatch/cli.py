@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--shared-bed", action="store_true",
                    help="someone else slept in the bed: leave out movements that came through the mattress "
                         "(as [detection] shared_bed = true)")
+    a.add_argument("--sleepers", metavar="NAME,NAME",
+                   help="two sleepers, channel k under the k-th name (as [source] sleepers): each one's own night")
     a.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser("simulate", help="simulate a night on a strip, with its ground truth",
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", help="where to write it: .npz, .csv or .edf")
     s.add_argument("--hours", type=float, default=8.0, help="length of the night (default 8)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    s.add_argument("--profile", default="piezo12", help="piezo12, piezo10, loadcell, loadcell500, severe, quiet, partner")
+    s.add_argument("--profile", default="piezo12", help="piezo12, piezo10, loadcell, loadcell500, severe, quiet, partner; two sleepers, "
+                        "a strip under each: couple, couple_loadcell")
     s.add_argument("--start", help="ISO start time (default: yesterday 22:30 local)")
     s.set_defaults(func=cmd_simulate)
 
@@ -158,13 +161,35 @@ def _load_config(path):
 
 
 def cmd_analyze(args) -> int:
-    from appliance.detection.analysis import analyze_signal
+    from appliance.config import sleeper_names_problem
+    from appliance.detection.analysis import analyze_couple, analyze_signal
     from sensor.recording import read_recording
 
     cfg = _load_config(args.config)
     if args.shared_bed:
         cfg.detection.shared_bed = True
+    names = cfg.source.sleepers
+    if args.sleepers is not None:
+        names = [n.strip() for n in args.sleepers.split(",")]
+        problem = sleeper_names_problem(names, 2)
+        if problem:
+            raise UsageError(f"--sleepers {problem}")
     rec = read_recording(args.recording)
+    if len(names) == 2:
+        if rec.signal.ndim != 2 or rec.signal.shape[1] != 2:
+            raise UsageError(f"{args.recording} has {rec.channels} channel(s); two sleepers need a recording with "
+                             "two, channel k under the k-th name")
+        both = analyze_couple(rec.signal, rec.fs, names, cfg)
+        for night in both.nights:
+            if rec.start is not None:
+                night.extra["start"] = rec.start.isoformat()
+        out = both.as_dict()
+        if args.json:
+            _print_night(out, True, title=args.recording)
+        else:
+            print("\n\n".join(format_summary(dict(d, recording=out["recording"]), title=f"{args.recording}: {d['name']}")
+                              + "\n" + _after_other_line(d, both.names) for d in out["sleepers"]))
+        return 0
     result = analyze_signal(rec.signal, rec.fs, cfg)
     if cfg.detection.shared_bed:
         result.extra["shared_bed"] = True
@@ -183,10 +208,10 @@ def _print_night(out: dict, as_json: bool, title: str) -> None:
 
 def cmd_simulate(args) -> int:
     from sensor.recording import write_recording
-    from sensor.simulator import PROFILES, simulate_night, truth_path
+    from sensor.simulator import COUPLES, PROFILES, simulate_night, truth_path
 
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
+    if args.profile not in PROFILES | COUPLES:
+        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES | COUPLES)}")
     if args.start:
         try:
             start = dt.datetime.fromisoformat(args.start).astimezone()
@@ -198,8 +223,11 @@ def cmd_simulate(args) -> int:
     rec, truth = simulate_night(args.hours, args.seed, args.profile, start=start)
     path = write_recording(args.out, rec)
     truth_path(path).write_text(truth.to_json())
+    moved = (" and ".join(f"sleeper {k + 1} (channel {k}): {len(sl['lms'])} leg movements, {len(sl['large'])} large"
+                          for k, sl in enumerate(truth.sleepers)) if truth.sleepers
+             else f"{len(truth.lms)} leg movements, {len(truth.large)} large")
     print(f"wrote {path} ({args.hours:g} h at {rec.fs:g} Hz, profile {args.profile}, seed {args.seed}): "
-          f"{len(truth.lms)} leg movements, {len(truth.large)} large; truth in {truth_path(path)}")
+          f"{moved}; truth in {truth_path(path)}")
     return 0
 
 
@@ -426,6 +454,14 @@ def format_summary(out: dict, title: str) -> str:
                      f"one every {ser['mean_imi_s']:.0f} s")
     lines.append("  Not a diagnosis: evidence to bring to a doctor.")
     return "\n".join(lines)
+
+
+def _after_other_line(sleeper: dict, names: list[str]) -> str:
+    """How often this sleeper moved just after the other, and what chance alone would give."""
+    s = sleeper["summary"]
+    other = names[1 - sleeper["channel"]]
+    return (f"  after {other}'s   {s['after_other_count']} of {sleeper['name']}'s movements began within 10 s after "
+            f"one of {other}'s (chance alone: about {s['after_other_expected']:.0f}); movement, not waking")
 
 
 def _hms(seconds: float) -> str:

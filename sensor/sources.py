@@ -9,7 +9,7 @@ from sensor.errors import SourceSettingError
 from sensor.recording import FORMATS
 from sensor.replay import ReplaySource
 from sensor.source import Source
-from sensor.simulator import PROFILES, simulate_night
+from sensor.simulator import COUPLES, PROFILES, simulate_night
 
 HARDWARE = ("mcp3008", "mcp3208", "ads1256")
 
@@ -67,8 +67,9 @@ def open_source(settings: SourceSettings, *, kind: str | None = None, speed: str
         drdy = DigitalInputDevice(settings.drdy_pin, pull_up=True, pin_factory=pin_factory)
         return ADS1256Source(ADS1256(spi, cs, drdy, vref=settings.ads1256_vref), channels, fs, settings.pga)
     if kind == "sim":
-        if sim_profile not in PROFILES:
-            raise SourceSettingError(f"unknown simulator profile {sim_profile!r}; choose from {', '.join(PROFILES)}")
+        if sim_profile not in PROFILES | COUPLES:
+            raise SourceSettingError(f"unknown simulator profile {sim_profile!r}; "
+                                     f"choose from {', '.join(PROFILES | COUPLES)}")
         if sim_start:
             try:
                 start = dt.datetime.fromisoformat(sim_start).astimezone()

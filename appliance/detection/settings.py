@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-def setting(default, doc: str, lo=None, hi=None, choices=None):
-    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices}
+def setting(default, doc: str, lo=None, hi=None, choices=None, item=int):
+    """A field with its doc and bounds; a list's items are of type `item`."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "item": item}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
