@@ -409,13 +409,15 @@ class CoupleDetector:
         self._attribute()
         self._decide_windows()
         until = self._decided_until_s()
+        # a change may still be placed up to CHANGE_BEFORE_S before an event not yet followed
+        settled = until if self._final else until - WINDOW_S - SETTLE_S - CHANGE_BEFORE_S - BED_CHANGE_MARGIN_S
         out = [Events(), Events()]
         for k, side in enumerate(self.sides):
             bed = self._bed(k, until)
             changes = self._changes(bed, until)
             keep = []
             for m in side.owned:
-                if not self._final and m.offset_s + BED_CHANGE_MARGIN_S > until:
+                if not self._final and m.offset_s + BED_CHANGE_MARGIN_S > settled:
                     keep.append(m)
                     continue
                 if not in_any(m.onset_s, m.offset_s, bed):
@@ -425,8 +427,7 @@ class CoupleDetector:
                     m.kind = "large"     # getting in or out of bed
                 out[k].movements.append(m)
             side.owned = keep
-            # a change is final only once the signal after it is decided: the last waits for the end
-            final = changes if self._final else [c for c in changes if c[0] < until - WINDOW_S]
+            final = changes if self._final else [c for c in changes if c[0] < settled]
             new = final[side.changes_sent:]
             side.changes_sent += len(new)
             out[k].bed_changes.extend(new)

@@ -1,0 +1,149 @@
+"""Two sleepers, a strip under each: the JSON contract, whose movement, who is in bed."""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from appliance.config import ConfigError, load_config
+from appliance.detection.analysis import analyze_couple
+from appliance.detection.evaluation import overlapping, prf
+from appliance.detection.scoring import Movement, after_other
+from sensor.recording import Recording, write_recording
+from sensor.simulator import simulate_couple
+from tests.conftest import cached_night
+
+KW = [sys.executable, "-m", "kickwatch"]
+SUMMARY_KEYS = {"hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index"}
+
+
+@functools.lru_cache(maxsize=4)
+def couple(hours: float, seed: int, coupling: float, corner: float, profile: str = "couple"):
+    return simulate_couple(hours, seed, profile, coupling=coupling, corner_hz=corner)
+
+
+def test_analyze_json_for_two_sleepers_keeps_the_contract(tmp_path):
+    rec, _ = couple(1.5, 3, 0.35, 12.0)
+    path = tmp_path / "two.npz"
+    write_recording(path, rec)
+    r = subprocess.run(KW + ["analyze", str(path), "--json", "--sleepers", "Sam,Alex"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    names = [s["name"] for s in out["sleepers"]]
+    assert names == ["Sam", "Alex"] and [s["channel"] for s in out["sleepers"]] == [0, 1]
+    sam, alex = out["sleepers"]
+    # the top level is the first sleeper's, every key of the one-sleeper contract kept
+    assert out["movements"] == sam["movements"] and out["summary"] == sam["summary"] and out["bed"] == sam["bed"]
+    assert out["recording"]["channels"] == 2
+    for s in out["sleepers"]:
+        assert SUMMARY_KEYS <= set(s["summary"])
+        assert isinstance(s["summary"]["after_other_count"], int)
+        assert isinstance(s["summary"]["after_other_expected"], float)
+        assert s["summary"]["after_other_count"] == sum(m["after_other"] for m in s["movements"])
+        for m in s["movements"]:
+            assert {"onset_s", "offset_s", "kind", "periodic", "series", "after_other"} <= set(m)
+        for b in s["bed"]:
+            assert set(b) == {"in_s", "out_s"}
+    # each movement is in one list only: no movement of Sam's is also Alex's
+    assert not any(a["onset_s"] == b["onset_s"] and a["offset_s"] == b["offset_s"]
+                   for a in sam["movements"] for b in alex["movements"])
+
+
+def test_each_movement_goes_to_the_sleeper_who_made_it():
+    rec, truth = couple(2.0, 11, 0.5, 30.0)
+    both = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"])
+    for k in range(2):
+        mine, theirs = truth.sleepers[k], truth.sleepers[1 - k]
+        lms = [(m.onset_s, m.offset_s) for m in both.nights[k].movements if m.kind == "lm"]
+        own = mine["lms"] + mine["large"]
+        extra = [(a, b) for a, b in lms if not any(a < d and b > c for c, d in own)]
+        assert overlapping(extra, theirs["lms"]) <= 0.05 * len(theirs["lms"]) + 1
+        assert prf(lms, mine["lms"])["recall"] >= 0.8
+
+
+def test_her_bed_is_her_own_she_goes_to_bed_later_and_gets_up_earlier():
+    rec, truth = couple(2.0, 11, 0.5, 30.0)
+    both = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"])
+    for k in range(2):
+        found, true = both.nights[k].bed, truth.sleepers[k]["bed"]
+        assert len(found) == len(true)
+        for (a, b), (c, d) in zip(found, true):
+            assert abs(a - c) < 180 and abs(b - d) < 180
+
+
+def test_an_empty_side_seen_through_the_mattress_is_empty():
+    """One sleeper; the other strip carries only his force through the mattress (and its own noise)."""
+    rec, truth = cached_night(1.0, 5, "piezo12")
+    one = rec.signal[:, 0]
+    rng = np.random.default_rng(0)
+    bias = one.mean()
+    other = bias + 0.4 * (one - bias) + rng.normal(0, 0.001, len(one))
+    both = analyze_couple(np.column_stack([one, other]), rec.fs, ["Sam", "Alex"])
+    assert both.nights[1].bed == [] and both.nights[1].movements == []
+    assert abs(sum(b - a for a, b in both.nights[0].bed) - sum(b - a for a, b in truth.bed)) < 120
+    assert prf([(m.onset_s, m.offset_s) for m in both.nights[0].movements if m.kind == "lm"], truth.lms)["f1"] > 0.9
+
+
+def test_the_answer_is_the_same_in_one_second_blocks_as_at_once():
+    rec, _ = couple(1.0, 4, 0.3, 8.0)
+    whole = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"]).as_dict()
+    blocks = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"], block=int(rec.fs)).as_dict()
+    assert whole["sleepers"] == blocks["sleepers"]
+
+
+def test_after_other_counts_movements_within_ten_seconds_after_the_others_onset():
+    theirs = [Movement(100.0, 102.0), Movement(500.0, 530.0, "large")]
+    mine = [Movement(99.0, 100.5), Movement(100.0, 101.0), Movement(105.0, 106.0), Movement(110.0, 111.0),
+            Movement(110.5, 111.0), Movement(505.0, 506.0), Movement(800.0, 801.0)]
+    counts = after_other(mine, theirs, [(0.0, 1000.0)])
+    # began after the onset and at most 10 s after it: not before, not at the same instant, not 10.5 s on
+    assert [m.after_other for m in mine] == [False, False, True, True, False, True, False]
+    assert counts["after_other_count"] == 3
+    # chance: 7 movements x 20 s of 1000 s in bed within 10 s after an onset
+    assert counts["after_other_expected"] == pytest.approx(7 * 20 / 1000, abs=0.05)
+
+
+def test_two_names_need_two_strips(tmp_path):
+    cfg = tmp_path / "k.toml"
+    cfg.write_text('[source]\nchannels = [0]\nsleepers = ["Sam", "Alex"]\n')
+    with pytest.raises(ConfigError, match="two channels"):
+        load_config(cfg)
+    cfg.write_text('[source]\nchannels = [0, 1]\nsleepers = ["Sam", "sam"]\n')
+    with pytest.raises(ConfigError, match="different"):
+        load_config(cfg)
+    cfg.write_text('[source]\nchannels = [0, 1]\nsleepers = ["Sam", "Alex"]\n')
+    assert load_config(cfg).source.sleepers == ["Sam", "Alex"]
+
+
+def test_two_sleepers_on_a_one_channel_recording_is_one_clear_line(tmp_path):
+    rec, _ = cached_night(0.25, 3, "piezo12")
+    path = tmp_path / "one.npz"
+    write_recording(path, rec)
+    r = subprocess.run(KW + ["analyze", str(path), "--sleepers", "Sam,Alex"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 64
+    assert r.stderr.count("\n") == 1 and "two sleepers need a recording with two" in r.stderr
+
+
+def test_the_printed_summary_names_each_sleeper_and_says_after_other_is_movement_not_waking(tmp_path):
+    rec, _ = couple(1.5, 3, 0.35, 12.0)
+    path = tmp_path / "two.npz"
+    write_recording(path, rec)
+    r = subprocess.run(KW + ["analyze", str(path), "--sleepers", "Sam,Alex"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert ": Sam" in r.stdout and ": Alex" in r.stdout
+    assert "within 10 s after one of Sam's" in r.stdout and "movement, not waking" in r.stdout
+
+
+def test_a_recording_of_two_strips_with_one_name_is_one_sleepers_two_legs():
+    rec, _ = couple(0.5, 3, 0.35, 12.0)
+    assert Recording(rec.fs, rec.signal).channels == 2
+    from appliance.detection.analysis import analyze_signal
+    out = analyze_signal(rec.signal, rec.fs).as_dict()
+    assert "sleepers" not in out and out["recording"]["channels"] == 2
