@@ -21,6 +21,7 @@ from appliance.config import Config, raw_dir_of
 from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
+from appliance.detection.sleepers import CoupleDetector
 from appliance.sdnotify import Notifier
 from appliance.requests import DELETE_NIGHT, take_requests
 from appliance.store import State, Store
@@ -72,10 +73,16 @@ class Daemon:
     def run(self) -> RunReport:
         t_start = self._mono()
         src = self.source
-        ref = self.store.get_state(State.EMPTY_REF) if self.keep_empty_ref else None
-        det = StreamDetector(src.fs, src.channels, self.cfg.detection, QuietState(**ref) if ref else None,
-                             rails=src.rails,
-                             provisional_after_s=None if self.finite else PROVISIONAL_AFTER_S)
+        names = self.cfg.source.sleepers if len(self.cfg.source.sleepers) == 2 else [""]
+        provisional = None if self.finite else PROVISIONAL_AFTER_S
+        if len(names) == 2:
+            # two sleepers, a strip under each: each one's own night (appliance.detection.sleepers)
+            det = CoupleDetector(src.fs, self.cfg.detection, rails=src.rails, provisional_after_s=provisional)
+        else:
+            ref = self.store.get_state(State.EMPTY_REF) if self.keep_empty_ref else None
+            det = StreamDetector(src.fs, src.channels, self.cfg.detection, QuietState(**ref) if ref else None,
+                                 rails=src.rails, provisional_after_s=provisional)
+        books: list[NightBook] = []
         book = None
         movements = 0
         nights: set[int] = set()
@@ -85,10 +92,11 @@ class Daemon:
 
         def take(ev) -> None:
             nonlocal movements
-            book.handle(ev, det.end_s)
-            movements += len(ev.movements)
-            if book.night:
-                nights.add(book.night.id)
+            for b, e in zip(books, ev if isinstance(ev, list) else [ev]):
+                b.handle(e, det.end_s)
+                movements += len(e.movements)
+                if b.night:
+                    nights.add(b.night.id)
 
         self.notifier.ready(f"reading {self.source_name}")
         try:
@@ -96,7 +104,8 @@ class Daemon:
                 if book is None:
                     origin = self._origin_utc(block)
                     self.store.new_session(origin, self.source_name, src.fs, src.channels, clock_synced())
-                    book = NightBook(self.store, self.cfg, origin, src.fs, src.channels)
+                    books = [NightBook(self.store, self.cfg, origin, src.fs, src.channels, who) for who in names]
+                    book = books[0]
                     raw = self._open_raw(origin, src)
                 if raw is not None:
                     try:
@@ -106,7 +115,7 @@ class Daemon:
                         raw = None
                 ev = det.feed(block.samples, block.gap_samples)
                 if not self.finite:
-                    self._follow_clock(book, det)
+                    self._follow_clock(books, det)
                 take(ev)
                 if det.end_s >= next_health:
                     self._queue_health(det, book)
@@ -114,7 +123,7 @@ class Daemon:
                 if self._mono() - last_flush >= self.cfg.store.flush_interval_s:
                     if raw is not None:
                         raw.flush()
-                    self._flush(det, book)
+                    self._flush(det, books)
                     last_flush = self._mono()
                 self.notifier.watchdog()
                 if self._stop:
@@ -122,9 +131,10 @@ class Daemon:
             if book is not None:
                 take(det.finish())
                 if self.finite and not self._stop:
-                    book.close()      # the recording is over, and so is its night
+                    for b in books:
+                        b.close()      # the recording is over, and so is its night
                 self._queue_health(det, book)
-                self._flush(det, book, stopping=True)
+                self._flush(det, books, stopping=True)
         finally:
             if raw is not None:
                 raw.close()
@@ -132,11 +142,12 @@ class Daemon:
         return RunReport(det.samples_seen, det.end_s, movements, sorted(nights), self.stopped_by_signal,
                          self._mono() - t_start)
 
-    def _follow_clock(self, book: NightBook, det: StreamDetector) -> None:
+    def _follow_clock(self, books: list[NightBook], det) -> None:
         """Re-anchor times when the wall clock jumps (NTP after a boot with no RTC)."""
-        delta = self._wall() - (book.origin_utc + det.end_s)
+        delta = self._wall() - (books[0].origin_utc + det.end_s)
         if abs(delta) > CLOCK_JUMP_S:
-            book.shift(delta)
+            for book in books:
+                book.shift(delta)
             self.store.set_state(State.CLOCK_JUMP, {"at": self._wall(), "by_s": delta, "synced": clock_synced()})
             self._say(f"the clock moved by {delta:+.0f} s; times re-anchored to it")
 
@@ -220,7 +231,7 @@ class Daemon:
             return start.timestamp()
         return self._wall() - (self._mono() - block.t0) if not self.finite else self._wall()
 
-    def _queue_health(self, det: StreamDetector, book: NightBook) -> None:
+    def _queue_health(self, det, book: NightBook) -> None:
         h = det.health
         if h.flat_now:
             status = sensor_status.FLAT
@@ -231,17 +242,18 @@ class Daemon:
         else:
             status = sensor_status.OK
         self.store.add_health(book.origin_utc + det.end_s, status, h.samples, h.gap_samples, h.clipped_samples,
-                              h.flat_ticks * det.tick_s, h.last_rest, h.last_level, det.bed.state == "in")
+                              h.flat_ticks * det.tick_s, h.last_rest, h.last_level, _in_bed(det) == "in")
 
-    def _flush(self, det: StreamDetector, book: NightBook | None, stopping: bool = False) -> None:
-        apply_requests(self.store, self.cfg.web.requests_dir, book)
-        if book is not None:
+    def _flush(self, det, books: list[NightBook], stopping: bool = False) -> None:
+        apply_requests(self.store, self.cfg.web.requests_dir, books)
+        for book in books:
             book.write()
+        if books:
             self.store.set_state(State.DAEMON, {"pid": os.getpid(), "source": self.source_name,
-                                            "last_sample_utc": book.origin_utc + det.end_s,
-                                            "flushed_utc": self._wall(), "in_bed": det.bed.state,
+                                            "last_sample_utc": books[0].origin_utc + det.end_s,
+                                            "flushed_utc": self._wall(), "in_bed": _in_bed(det),
                                             "stopped": stopping})
-        if self.keep_empty_ref and det.bed.empty_ref is not None:
+        if self.keep_empty_ref and isinstance(det, StreamDetector) and det.bed.empty_ref is not None:
             self.store.set_state(State.EMPTY_REF, det.bed.empty_ref.as_dict())
         try:
             self.store.flush()
@@ -259,15 +271,28 @@ class Daemon:
         self.notifier.status(text)
 
 
-def apply_requests(store: Store, requests_dir: str, book: NightBook | None = None) -> int:
-    """Carry out changes the dashboard asked for (it cannot write the store itself)."""
+def _in_bed(det) -> str | None:
+    """'in' when someone is in bed as the detector last saw it (either sleeper, with two)."""
+    beds = [det.bed] if isinstance(det, StreamDetector) else [s.det.bed for s in det.sides]
+    states = [b.state for b in beds]
+    return "in" if "in" in states else ("out" if "out" in states else None)
+
+
+def apply_requests(store: Store, requests_dir: str, books: list[NightBook] | None = None) -> int:
+    """Carry out changes the dashboard asked for (it cannot write the store itself).
+
+    Deleting a night deletes it for everyone who slept in the bed that night.
+    """
     done = 0
     for req in take_requests(requests_dir):
         if req.get("action") == DELETE_NIGHT and isinstance(req.get("date"), str):
-            row = store.night(req["date"])
-            if row is not None:
-                if book is not None and book.night is not None and book.night.id == row["id"]:
-                    book.night = None
+            for who in store.sleepers():
+                row = store.night(req["date"], who)
+                if row is None:
+                    continue
+                for book in books or []:
+                    if book.night is not None and book.night.id == row["id"]:
+                        book.night = None
                 store.delete_night(row["id"])
                 done += 1
     return done

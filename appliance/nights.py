@@ -44,15 +44,17 @@ class OpenNight:
 class NightBook:
     """Keeps the open night and writes it to the store in batches."""
 
-    def __init__(self, store: Store, cfg: Config, origin_utc: float, fs: float, channels: int):
+    def __init__(self, store: Store, cfg: Config, origin_utc: float, fs: float, channels: int, sleeper: str = ""):
+        """`sleeper`: whose nights these are, with two sleepers in the bed ('' for the one sleeper of a bed)."""
         self.store, self.cfg = store, cfg
         self.origin_utc, self.fs, self.channels = origin_utc, fs, channels
+        self.sleeper = sleeper
         self.gap_s = cfg.store.night_gap_min * 60
         self.night: OpenNight | None = self._resume()
 
     def _resume(self) -> OpenNight | None:
         """Continue the last night if it is still open and recent (a restart mid-night)."""
-        row = self.store.open_night()
+        row = self.store.open_night(self.sleeper)
         if not row:
             return None
         nid, date, origin, last = row["id"], row["date"], row["origin_utc"], row["last_utc"]
@@ -110,7 +112,7 @@ class NightBook:
             n = None
         if n is None:
             date = evening_date(utc)
-            nid = self.store.night_id(date, self.origin_utc, utc, self.fs, self.channels)
+            nid = self.store.night_id(date, self.origin_utc, utc, self.fs, self.channels, self.sleeper)
             self.night = n = OpenNight(nid, date, self.origin_utc)
             # a night of that date that already exists (a second bedtime) continues
             for b in self.store.bed_periods(nid):
@@ -152,14 +154,14 @@ def scored_with(cfg: Config) -> dict:
             "min_count": cfg.series.min_count, "shared_bed": cfg.detection.shared_bed}
 
 
-def stored_night(store: Store, date: str | None = None) -> dict | None:
+def stored_night(store: Store, date: str | None = None, sleeper: str = "") -> dict | None:
     """A stored night in the shape of `kickwatch analyze --json` (plus a 'night' key), read as it was stored.
 
     The recorder scored it, with its settings, when it wrote it; every reader (the
     command line, each page, the API) shows those figures and no others. Counting it
     again under other settings is `kickwatch rescore`, which says what changed.
     """
-    row = store.night(date)
+    row = store.night(date, sleeper)
     if row is None:
         return None
     movements, series, bed, last = _stored_parts(store, row)
@@ -172,7 +174,7 @@ def stored_night(store: Store, date: str | None = None) -> dict | None:
                          "start": dt.datetime.fromtimestamp(o, dt.timezone.utc).isoformat()},
            "movements": [m.as_dict() for m in movements], "series": [s.as_dict() for s in series],
            "summary": summary, "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in bed]}
-    out["night"] = {"date": row["date"], "closed": bool(row["closed"]),
+    out["night"] = {"date": row["date"], "closed": bool(row["closed"]), "sleeper": sleeper or None,
                     "in_bed_from": _iso(row["start_utc"]), "in_bed_until": _iso(row["end_utc"]),
                     "scored_with": kept}
     return out
@@ -197,9 +199,11 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
     The open night is left to the recorder, which writes it with its own settings.
     """
     changed = []
-    rows = [r for r in store.nights() if r["closed"] and (dates is None or r["date"] in dates)]
+    rows = [r for who in store.sleepers() for r in store.nights(sleeper=who)
+            if r["closed"] and (dates is None or r["date"] in dates)]
     for row in rows:
-        before = stored_night(store, row["date"])
+        who = row.get("sleeper") or ""
+        before = stored_night(store, row["date"], who)
         o = row["origin_utc"]
         movements, _, bed, last = _stored_parts(store, row)
         result = NightResult(movements, bed, cfg.series, row["fs"], row["channels"], last - o)
@@ -208,7 +212,8 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
         diff = {k: (before["summary"].get(k), result.summary[k])
                 for k in ("plm_count", "series_count", "plmi", "periodicity_index")
                 if before["summary"].get(k) != result.summary[k]}
-        changed.append({"date": row["date"], "changes": diff, "was": before["night"]["scored_with"]})
+        changed.append({"date": row["date"], "sleeper": who or None, "changes": diff,
+                        "was": before["night"]["scored_with"]})
     store.flush()
     return changed
 
@@ -223,6 +228,53 @@ def _queue_scores(store: Store, night_id: int, origin: float, result: NightResul
                             m.periodic, m.series)
     store.replace_series(night_id, [{"number": s.id, "onset_utc": origin + s.onset_s, "offset_utc": origin + s.offset_s,
                                      "count": s.count, "mean_imi_s": s.mean_imi_s} for s in result.series])
+
+
+def stored_nights_of_both(store: Store, names: list[str], date: str | None = None) -> dict | None:
+    """Two sleepers' stored nights of one date (the first sleeper's last, with none given), in the
+    shape of `analyze --json --sleepers` (DESIGN.md): the first one's at the top, each one's in
+    `sleepers`, with how often each moved just after the other."""
+    first = stored_night(store, date, names[0])
+    if date is None:
+        date = first["night"]["date"] if first else None
+        if date is None:
+            second = stored_night(store, None, names[1])
+            date = second["night"]["date"] if second else None
+    if date is None:
+        return None
+    each = [stored_night(store, date, who) for who in names]
+    if not any(each):
+        return None
+    _count_after_other(each)
+    top = dict(next(n for n in each if n))
+    top["sleepers"] = [{"name": who, "channel": k, **({key: n[key] for key in ("movements", "series", "bed",
+                                                                               "summary", "night")} if n else
+                                                     {"movements": [], "series": [], "bed": [], "summary": None,
+                                                      "night": None})}
+                       for k, (who, n) in enumerate(zip(names, each))]
+    return top
+
+
+def _count_after_other(each: list[dict | None]) -> None:
+    """Each stored night's after_other marks and counts, from the other's stored movements."""
+    from appliance.detection.scoring import after_other
+
+    moves = [[Movement(m["onset_s"] + _origin_shift(n, each), m["offset_s"] + _origin_shift(n, each), m["kind"])
+              for m in n["movements"]] if n else [] for n in each]
+    for k, n in enumerate(each):
+        if not n:
+            continue
+        shift = _origin_shift(n, each)
+        bed = [(b["in_s"] + shift, b["out_s"] + shift) for b in n["bed"]]
+        n["summary"].update(after_other(moves[k], moves[1 - k], bed))
+        for m, d in zip(moves[k], n["movements"]):
+            d["after_other"] = m.after_other
+
+
+def _origin_shift(n: dict, each: list[dict | None]) -> float:
+    """Seconds from the earliest of the nights' origins to this one's: the two share one clock."""
+    starts = [dt.datetime.fromisoformat(x["recording"]["start"]).timestamp() for x in each if x]
+    return dt.datetime.fromisoformat(n["recording"]["start"]).timestamp() - min(starts)
 
 
 def _iso(utc: float | None) -> str | None:

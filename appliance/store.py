@@ -70,6 +70,14 @@ def m001_initial(db) -> None:
     db["state"].create({"key": str, "value": str}, pk="key")
 
 
+@migration
+def m002_sleepers(db) -> None:
+    """Two sleepers, a strip under each: a night per sleeper (the one sleeper of a bed is '')."""
+    db["nights"].add_column("sleeper", str, not_null_default="")
+    db.execute("DROP INDEX IF EXISTS idx_nights_date")
+    db["nights"].create_index(["date", "sleeper"], unique=True)
+
+
 def crash_note_path(database: str | Path) -> Path:
     """Where a daemon that could not start leaves its one line for the dashboard: beside the database."""
     return Path(database).parent / "daemon-error.json"
@@ -111,6 +119,9 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.db = self._migrated(self.conn)
             self.conn.row_factory = sqlite3.Row
+            cols = {r[1] for r in self.conn.execute("PRAGMA table_info(nights)")}
+            # a database written before nights were per sleeper, read by a dashboard before the daemon updated it
+            self._who = "sleeper = ?" if "sleeper" in cols else "'' = ?"
         except StoreError:
             raise
         except (sqlite3.Error, OSError) as e:
@@ -214,13 +225,15 @@ class Store:
             return self.db["sessions"].insert({"started_utc": started_utc, "source": source, "fs": fs,
                                                "channels": channels, "clock_synced": int(clock_synced)}).last_pk
 
-    def night_id(self, date: str, origin_utc: float, start_utc: float, fs: float, channels: int) -> int:
-        row = self.conn.execute("SELECT id FROM nights WHERE date = ?", [date]).fetchone()
+    def night_id(self, date: str, origin_utc: float, start_utc: float, fs: float, channels: int,
+                 sleeper: str = "") -> int:
+        row = self.conn.execute("SELECT id FROM nights WHERE date = ? AND sleeper = ?", [date, sleeper]).fetchone()
         if row:
             return row[0]
         with self.conn:
             return self.db["nights"].insert({"date": date, "origin_utc": origin_utc, "start_utc": start_utc,
-                                             "closed": 0, "fs": fs, "channels": channels}).last_pk
+                                             "closed": 0, "fs": fs, "channels": channels,
+                                             "sleeper": sleeper}).last_pk
 
     def set_state(self, key: State, value) -> None:
         self._later("upsert", "state", {"key": State(key).value, "value": json.dumps(value)})
@@ -230,23 +243,29 @@ class Store:
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", [State(key).value]).fetchone()
         return json.loads(row[0]) if row else default
 
-    def open_night(self) -> dict | None:
-        """The newest night not yet closed, if any."""
-        rows = self.query("SELECT * FROM nights WHERE closed = 0 ORDER BY date DESC LIMIT 1")
+    def open_night(self, sleeper: str = "") -> dict | None:
+        """The sleeper's newest night not yet closed, if any."""
+        rows = self.query(f"SELECT * FROM nights WHERE closed = 0 AND {self._who} ORDER BY date DESC LIMIT 1", [sleeper])
         return rows[0] if rows else None
 
     def count_nights(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM nights").fetchone()[0]
+        return self.conn.execute("SELECT count(DISTINCT date) FROM nights").fetchone()[0]
 
-    def nights(self, limit: int | None = None) -> list[dict]:
-        sql = "SELECT * FROM nights ORDER BY date DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return self.query(sql)
+    def sleepers(self) -> list[str]:
+        """Who has nights here, in the order they were first stored ('' is the one sleeper of a bed)."""
+        if self._who != "sleeper = ?":
+            return [""]
+        return [r[0] for r in self.conn.execute("SELECT sleeper FROM nights GROUP BY sleeper ORDER BY min(id)")] or [""]
 
-    def night(self, date: str | None = None) -> dict | None:
+    def nights(self, limit: int | None = None, sleeper: str = "") -> list[dict]:
+        sql = f"SELECT * FROM nights WHERE {self._who} ORDER BY date DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return self.query(sql, [sleeper])
+
+    def night(self, date: str | None = None, sleeper: str = "") -> dict | None:
         if date is None:
-            rows = self.query("SELECT * FROM nights ORDER BY date DESC LIMIT 1")
+            rows = self.query(f"SELECT * FROM nights WHERE {self._who} ORDER BY date DESC LIMIT 1", [sleeper])
         else:
-            rows = self.query("SELECT * FROM nights WHERE date = ?", [date])
+            rows = self.query(f"SELECT * FROM nights WHERE date = ? AND {self._who}", [date, sleeper])
         return rows[0] if rows else None
 
     def movements(self, night_id: int) -> list[dict]:

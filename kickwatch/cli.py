@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--db", help="database path (default: the config's store.database)")
     n.add_argument("--config", help="config file")
     n.add_argument("--json", action="store_true", help="print one JSON object")
+    n.add_argument("--sleeper", metavar="NAME", help="with two sleepers, only this one's night (default: both)")
     n.set_defaults(func=cmd_night)
 
     q = sub.add_parser("rescore", help="count stored nights again under today's series rules, and say what changed",
@@ -187,8 +188,7 @@ def cmd_analyze(args) -> int:
         if args.json:
             _print_night(out, True, title=args.recording)
         else:
-            print("\n\n".join(format_summary(dict(d, recording=out["recording"]), title=f"{args.recording}: {d['name']}")
-                              + "\n" + _after_other_line(d, both.names) for d in out["sleepers"]))
+            print("\n\n".join(_sleeper_summary(d, both.names, out, args.recording) for d in out["sleepers"]))
         return 0
     result = analyze_signal(rec.signal, rec.fs, cfg)
     if cfg.detection.shared_bed:
@@ -290,7 +290,7 @@ def _run(args) -> int:
 
 
 def cmd_night(args) -> int:
-    from appliance.nights import stored_night
+    from appliance.nights import stored_night, stored_nights_of_both
     from appliance.store import Store
 
     if args.date:
@@ -301,13 +301,38 @@ def cmd_night(args) -> int:
     cfg = _load_config(args.config)
     db = args.db or cfg.store.database
     store = Store(db, readonly=True)
-    out = stored_night(store, args.date)
-    store.close()
+    try:
+        names = [who for who in store.sleepers() if who]
+        if args.sleeper is not None:
+            match = [who for who in names if who.casefold() == args.sleeper.strip().casefold()]
+            if not match:
+                raise UsageError(f"no sleeper called {args.sleeper!r} in {db}; "
+                                 + (f"its sleepers are {', '.join(names)}" if names else "it holds one sleeper's nights"))
+            out = stored_night(store, args.date, match[0])
+        elif len(names) == 2:
+            out = stored_nights_of_both(store, names, args.date)
+        else:
+            out = stored_night(store, args.date, names[0] if names else "")
+    finally:
+        store.close()
     if out is None:
         what = f"no night of {args.date}" if args.date else "no nights yet"
-        raise NothingToShow(f"{what} in {db}")
-    _print_night(out, args.json, title=f"night of {out['night']['date']}")
+        raise NothingToShow(f"{what} in {db}" + (f" for {args.sleeper}" if args.sleeper else ""))
+    if "sleepers" in out and not args.json:
+        date = next(s["night"]["date"] for s in out["sleepers"] if s["night"])
+        print("\n\n".join(_sleeper_summary(s, names, out, f"night of {date}") for s in out["sleepers"]))
+        return 0
+    who = out["night"].get("sleeper")
+    _print_night(out, args.json, title=f"night of {out['night']['date']}" + (f": {who}" if who else ""))
     return 0
+
+
+def _sleeper_summary(sleeper: dict, names: list[str], out: dict, title: str) -> str:
+    """One of two sleepers' nights, in words."""
+    if sleeper["summary"] is None:
+        return f"{title}: {sleeper['name']}\n  no night stored for {sleeper['name']}"
+    return (format_summary(dict(sleeper, recording=out["recording"]), title=f"{title}: {sleeper['name']}")
+            + "\n" + _after_other_line(sleeper, names))
 
 
 def cmd_rescore(args) -> int:

@@ -147,3 +147,57 @@ def test_a_recording_of_two_strips_with_one_name_is_one_sleepers_two_legs():
     from appliance.detection.analysis import analyze_signal
     out = analyze_signal(rec.signal, rec.fs).as_dict()
     assert "sleepers" not in out and out["recording"]["channels"] == 2
+
+
+def test_the_daemon_keeps_each_sleepers_night_as_analyze_counts_it(tmp_path):
+    import sqlite3 as sq
+
+    from appliance.config import Config
+    from appliance.daemon import Daemon, apply_requests
+    from appliance.nights import stored_night, stored_nights_of_both
+    from appliance.requests import DELETE_NIGHT, leave_request
+    from appliance.store import Store
+    from sensor.replay import ReplaySource
+
+    rec, _ = couple(1.5, 3, 0.35, 12.0)
+    cfg = Config()
+    cfg.source.channels, cfg.source.sleepers = [0, 1], ["Sam", "Alex"]
+    store = Store(sq.connect(":memory:"))
+    Daemon(cfg, ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
+    store.flush()
+    both = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"]).as_dict()
+    for k, who in enumerate(["Sam", "Alex"]):
+        night = stored_night(store, None, who)
+        assert night["night"]["sleeper"] == who and night["night"]["closed"]
+        assert night["summary"]["lm_count"] == both["sleepers"][k]["summary"]["lm_count"]
+        assert night["bed"] == both["sleepers"][k]["bed"]
+    read = stored_nights_of_both(store, ["Sam", "Alex"])
+    assert [s["summary"]["after_other_count"] for s in read["sleepers"]] == \
+        [s["summary"]["after_other_count"] for s in both["sleepers"]]
+    # the household deletes the night: it goes for both
+    req = tmp_path / "req"
+    leave_request(str(req), DELETE_NIGHT, date=read["night"]["date"])
+    assert apply_requests(store, str(req)) == 2
+    store.flush()
+    assert stored_night(store, None, "Sam") is None and stored_night(store, None, "Alex") is None
+
+
+def test_night_reads_each_sleepers_stored_night_by_name(tmp_path):
+    rec, _ = couple(1.5, 3, 0.35, 12.0)
+    path = tmp_path / "two.npz"
+    write_recording(path, rec)
+    cfg = tmp_path / "k.toml"
+    cfg.write_text('[source]\nchannels = [0, 1]\nsleepers = ["Sam", "Alex"]\n')
+    db = str(tmp_path / "k.db")
+    run = lambda *a: subprocess.run(KW + list(a), capture_output=True, text=True, timeout=300)
+    r = run("run", "--config", str(cfg), "--source", str(path), "--speed", "max", "--db", db)
+    assert r.returncode == 0, r.stderr
+    alex = json.loads(run("night", "--db", db, "--sleeper", "alex", "--json").stdout)
+    assert alex["night"]["sleeper"] == "Alex" and "sleepers" not in alex
+    both = json.loads(run("night", "--db", db, "--json").stdout)
+    assert [s["name"] for s in both["sleepers"]] == ["Sam", "Alex"]
+    assert both["sleepers"][1]["summary"]["lm_count"] == alex["summary"]["lm_count"]
+    text = run("night", "--db", db).stdout
+    assert ": Sam" in text and ": Alex" in text and "chance alone" in text
+    r = run("night", "--db", db, "--sleeper", "Bob")
+    assert r.returncode == 64 and "its sleepers are Sam, Alex" in r.stderr

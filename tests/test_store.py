@@ -16,7 +16,7 @@ def store(tmp_path):
 
 
 def test_fresh_database_has_every_migration_and_wal(store):
-    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial"]
+    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial", "m002_sleepers"]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"nights", "movements", "series", "bed_periods", "health", "state", "sessions"} <= set(store.db.table_names())
 
@@ -24,7 +24,32 @@ def test_fresh_database_has_every_migration_and_wal(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     Store(tmp_path / "k.db").close()
     s = Store(tmp_path / "k.db")
-    assert len(migrations().applied(s.db)) == 1
+    assert len(migrations().applied(s.db)) == 2
+    s.close()
+
+
+def test_a_database_of_one_sleeper_keeps_its_nights_when_nights_become_per_sleeper(tmp_path):
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+    from appliance.store import m001_initial
+
+    old = sqlite_utils.Database(tmp_path / "old.db")
+    first = Migrations("kickwatch")     # the store as the first release made it
+    first()(m001_initial)
+    first.apply(old)
+    old["nights"].insert({"date": "2026-11-30", "origin_utc": 0.0, "closed": 1, "fs": 250.0, "channels": 1})
+    old.conn.close()
+    # a dashboard reads it before the daemon has updated it
+    ro = Store(tmp_path / "old.db", readonly=True)
+    assert ro.night("2026-11-30")["date"] == "2026-11-30" and ro.sleepers() == [""]
+    ro.close()
+    s = Store(tmp_path / "old.db")
+    assert s.night("2026-11-30")["sleeper"] == "" and s.sleepers() == [""]
+    # two sleepers' nights of the same date live side by side
+    sam = s.night_id("2026-12-01", 0.0, 0.0, 250.0, 2, "Sam")
+    alex = s.night_id("2026-12-01", 0.0, 0.0, 250.0, 2, "Alex")
+    assert sam != alex and s.night("2026-12-01", "Alex")["id"] == alex
+    assert s.night("2026-12-01") is None and s.sleepers() == ["", "Sam", "Alex"]
     s.close()
 
 

@@ -211,7 +211,16 @@ class CoupleDetector:
 
     @property
     def health(self):
+        """The first strip's health (each strip's is in sides[k].det.health)."""
         return self.sides[0].det.health
+
+    @property
+    def tick_s(self) -> float:
+        return self.sides[0].det.tick_s
+
+    @property
+    def samples_seen(self) -> int:
+        return self.sides[0].det.samples_seen
 
     def feed(self, samples: np.ndarray, gap_samples: int = 0) -> list[Events]:
         samples = np.asarray(samples, dtype=np.float64)
