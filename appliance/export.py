@@ -20,8 +20,37 @@ def movements_csv(night: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def movements_csv_of_both(names: list[str], nights: list[dict | None]) -> str:
+    """Two sleepers' movements in one file, a column saying whose, and whether it came just after the other's."""
+    lines = ["sleeper,after_other," + movements_csv({"recording": {"start": "1970-01-01T00:00:00+00:00"},
+                                                     "movements": []}).strip()]
+    for who, night in zip(names, nights):
+        if not night:
+            continue
+        rows = movements_csv(night).strip().split("\n")[1:]
+        lines += [f"{who},{int(bool(m.get('after_other')))},{row}" for m, row in zip(night["movements"], rows)]
+    return "\n".join(lines) + "\n"
+
+
+def night_edf_of_both(names: list[str], nights: list[dict | None], raw_dir: str) -> bytes | None:
+    """The raw signal of both strips (one EDF+ signal each) with both sleepers' movements, each
+    annotation named with whose it is."""
+    present = [(who, n) for who, n in zip(names, nights) if n]
+    union = dict(present[0][1])
+    origin = dt.datetime.fromisoformat(union["recording"]["start"]).timestamp()
+    moves, bed = [], []
+    for who, n in present:
+        shift = dt.datetime.fromisoformat(n["recording"]["start"]).timestamp() - origin
+        moves += [dict(m, onset_s=m["onset_s"] + shift, offset_s=m["offset_s"] + shift, who=who) for m in n["movements"]]
+        bed += [{"in_s": b["in_s"] + shift, "out_s": b["out_s"] + shift, "who": who} for b in n["bed"]]
+    union["movements"], union["bed"] = sorted(moves, key=lambda m: m["onset_s"]), sorted(bed, key=lambda b: b["in_s"])
+    return night_edf(union, raw_dir)
+
+
 def night_edf(night: dict, raw_dir: str) -> bytes | None:
-    """The night's raw signal as EDF+, each movement an annotation (LM, PLM, large), or None if not kept."""
+    """The night's raw signal as EDF+, each movement an annotation (LM, PLM, large), or None if not kept.
+
+    With two sleepers (movements and bed periods carrying `who`), each annotation is named with whose it is."""
     from sensor.rawlog import read_span
     from sensor.recording import edf_bytes
 
@@ -37,11 +66,13 @@ def night_edf(night: dict, raw_dir: str) -> bytes | None:
     shift = origin - start
     for m in night["movements"]:
         label = "large movement" if m["kind"] == "large" else ("PLM" if m["periodic"] else "LM")
+        label = f"{m['who']}: {label}" if m.get("who") else label
         onset = m["onset_s"] + shift
         if 0 <= onset < rec.duration_s:
             rec.annotations.append((round(onset, 3), round(m["offset_s"] - m["onset_s"], 3), label))
     for p in bed:
         for t, what in ((p["in_s"], "in bed"), (p["out_s"], "out of bed")):
+            what = f"{p['who']}: {what}" if p.get("who") else what
             if 0 <= t + shift < rec.duration_s:
                 rec.annotations.append((round(t + shift, 3), 0.0, what))
     rec.annotations.sort()

@@ -230,27 +230,30 @@ def _queue_scores(store: Store, night_id: int, origin: float, result: NightResul
                                      "count": s.count, "mean_imi_s": s.mean_imi_s} for s in result.series])
 
 
-def stored_nights_of_both(store: Store, names: list[str], date: str | None = None) -> dict | None:
-    """Two sleepers' stored nights of one date (the first sleeper's last, with none given), in the
-    shape of `analyze --json --sleepers` (DESIGN.md): the first one's at the top, each one's in
-    `sleepers`, with how often each moved just after the other."""
-    first = stored_night(store, date, names[0])
+def stored_pair(store: Store, names: list[str], date: str | None = None) -> list[dict | None]:
+    """Two sleepers' stored nights of one date (with none given, the last date either has), each as
+    stored_night gives it, with how often each moved just after the other; None for a sleeper with no
+    night that date."""
     if date is None:
-        date = first["night"]["date"] if first else None
-        if date is None:
-            second = stored_night(store, None, names[1])
-            date = second["night"]["date"] if second else None
-    if date is None:
-        return None
+        dates = [n["night"]["date"] for n in (stored_night(store, None, who) for who in names) if n]
+        if not dates:
+            return [None, None]
+        date = max(dates)
     each = [stored_night(store, date, who) for who in names]
+    _count_after_other(each)
+    return each
+
+
+def stored_nights_of_both(store: Store, names: list[str], date: str | None = None) -> dict | None:
+    """Two sleepers' stored nights in the shape of `analyze --json --sleepers` (DESIGN.md): the first
+    one's at the top (the other's if the first has none), each one's in `sleepers`."""
+    each = stored_pair(store, names, date)
     if not any(each):
         return None
-    _count_after_other(each)
     top = dict(next(n for n in each if n))
-    top["sleepers"] = [{"name": who, "channel": k, **({key: n[key] for key in ("movements", "series", "bed",
-                                                                               "summary", "night")} if n else
-                                                     {"movements": [], "series": [], "bed": [], "summary": None,
-                                                      "night": None})}
+    empty = {"movements": [], "series": [], "bed": [], "summary": None, "night": None}
+    top["sleepers"] = [{"name": who, "channel": k,
+                        **({key: n[key] for key in ("movements", "series", "bed", "summary", "night")} if n else empty)}
                        for k, (who, n) in enumerate(zip(names, each))]
     return top
 

@@ -146,3 +146,42 @@ def test_chart_text_is_readable_as_rendered(server, browser, path, viewport, lab
     assert small == [], f"chart text under 12 px on the {label}: {small[:5]}"
     assert max(px for _, px in sizes) < 24, f"chart text blown up on the {label}"
     page.close()
+
+
+def test_two_sleepers_nights_stand_side_by_side_on_a_phone(browser, tmp_path):
+    import datetime as dt
+
+    from appliance.config import load_config
+    from appliance.daemon import Daemon
+    from appliance.store import Store
+    from sensor.replay import ReplaySource
+    from tests.test_sleepers import couple
+
+    cfgfile = tmp_path / "k.toml"
+    cfgfile.write_text(f'[source]\nchannels = [0, 1]\nsleepers = ["Sam", "Alex"]\n[web]\nrequests_dir = "{tmp_path}/req"\n'
+                       f'secret_file = "{tmp_path}/secret"\npin_file = "{tmp_path}/pin"\n')
+    store = Store(tmp_path / "k.db")
+    rec, _ = couple(1.5, 3, 0.35, 12.0)
+    rec.start = dt.datetime.combine(dt.date.today() - dt.timedelta(days=1), dt.time(22, 30)).astimezone()
+    Daemon(load_config(cfgfile), ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
+    store.close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kickwatch", "web", "--db", str(tmp_path / "k.db"), "--host",
+                             "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/api/status")
+        page = browser.new_page(viewport=PHONE)
+        page.goto(f"http://127.0.0.1:{port}/")
+        sam, alex = (page.locator(f"#sleeper-{k}").bounding_box() for k in range(2))
+        assert abs(sam["y"] - alex["y"]) < 1 and sam["x"] + sam["width"] <= alex["x"]   # side by side
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]    # no sideways scrolling
+        assert "Sam" in page.locator("#sleeper-0 h2").inner_text() and "Alex" in page.locator("#sleeper-1 h2").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "two-sleepers-phone.png"), full_page=True)
+        page.locator("#sleeper-1 a").click()
+        assert "Alex · " in page.locator(".when").inner_text()
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)

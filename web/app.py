@@ -26,7 +26,7 @@ from werkzeug.security import check_password_hash
 from appliance import export, sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.detection.scoring import ELEVATED_PLMI
-from appliance.nights import stored_night
+from appliance.nights import stored_night, stored_nights_of_both, stored_pair
 from appliance.requests import DELETE_NIGHT, leave_request
 from appliance.store import State, Store, StoreError, crash_note_path
 from web.presenter import present_night, present_trend
@@ -61,14 +61,43 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         finally:
             s.close()
 
-    def night_or_404(date: str | None) -> dict:
+    def asked_sleeper(names: list[str]) -> str:
+        """The sleeper a page was asked for (?sleeper=NAME): '' for the one sleeper of a bed."""
+        who = request.args.get("sleeper")
+        if who is None:
+            return names[0] if names else ""
+        match = [n for n in names if n.casefold() == who.strip().casefold()]
+        if not match:
+            abort(404, f"no sleeper called '{who[:40]}' here" + (f"; the sleepers are {' and '.join(names)}"
+                                                                  if names else ""))
+        return match[0]
+
+    def night_or_404(date: str | None, sleeper: str | None = None) -> dict:
         if date is not None and not valid_date(date):
             abort(400, f"'{date}' is not a date; dates look like 2026-11-23")
         with reading() as s:
-            night = stored_night(s, date) if s else None
+            names = named(s)
+            who = asked_sleeper(names) if sleeper is None else sleeper
+            if len(names) == 2:      # with the other's night beside it: how often each moved just after the other
+                night = stored_pair(s, names, date)[names.index(who)]
+            else:
+                night = stored_night(s, date, who) if s else None
         if night is None:
-            abort(404, f"no night of {date}" if date else "no nights recorded yet")
+            abort(404, (f"no night of {date}" if date else "no nights recorded yet") + (f" for {who}" if who else ""))
         return night
+
+    def pair_or_none(date: str | None) -> tuple[list[str], list[dict | None]] | None:
+        """Two sleepers' nights, when the bed has two and no one of them was asked for."""
+        if date is not None and not valid_date(date):
+            abort(400, f"'{date}' is not a date; dates look like 2026-11-23")
+        with reading() as s:
+            names = named(s)
+            if len(names) != 2 or request.args.get("sleeper") is not None:
+                return None
+            pair = stored_pair(s, names, date)
+        if not any(pair):
+            abort(404, f"no night of {date}" if date else "no nights recorded yet")
+        return names, pair
 
     @app.before_request
     def viewing_pin():
@@ -108,21 +137,37 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
                                message="The page could not be made. The log has the details."), 500
 
     # -- pages ---------------------------------------------------------------
+    def couple_page(names: list[str], pair: list[dict | None], st, latest: bool):
+        shown = [present_night(n, name) if n else None for name, n in zip(names, pair)]
+        date = next(n["date"] for n in shown if n)
+        return render_template("couple.html", pair=list(zip(names, shown)), names=names, date=date, st=st,
+                               latest=latest)
+
     @app.get("/")
     def home():
         with reading() as s:
-            night = stored_night(s) if s else None
             st = status_of(s, cfg)
+            names = named(s)
+            night = stored_night(s, None, names[0] if names else "") if s and len(names) != 2 else None
+        if len(names) == 2 and request.args.get("sleeper") is None:
+            return couple_page(*pair_or_none(None), st=st, latest=True)
+        if len(names) == 2:
+            night = night_or_404(None)
         if night is None:
             return render_template("status.html", st=st, first=True)
-        return render_template("night.html", n=present_night(night), st=st, latest=True,
-                               shared_bed=counted_as_shared(night, cfg))
+        return render_template("night.html", n=present_night(night, night["night"].get("sleeper")), st=st,
+                               latest=True, shared_bed=counted_as_shared(night, cfg), sleepers=names)
 
     @app.get("/night/<date>")
     def night(date):
+        pair = pair_or_none(date)
+        if pair is not None:
+            return couple_page(*pair, st=None, latest=False)
         n = night_or_404(date)
-        return render_template("night.html", n=present_night(n), st=None, latest=False,
-                               shared_bed=counted_as_shared(n, cfg))
+        with reading() as s:
+            names = named(s)
+        return render_template("night.html", n=present_night(n, n["night"].get("sleeper")), st=None, latest=False,
+                               shared_bed=counted_as_shared(n, cfg), sleepers=names)
 
     @app.get("/nights")
     def nights():
@@ -130,12 +175,21 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         if days not in ("30", "90", "365"):
             abort(400, "days must be 30, 90 or 365")
         with reading() as s:
-            rows = s.nights() if s else []
-        return render_template("nights.html", nights=rows, trend=present_trend(rows, int(days)), days=int(days))
+            names = named(s)
+            who = asked_sleeper(names)
+            rows = s.nights(sleeper=who) if s else []
+        return render_template("nights.html", nights=rows, trend=present_trend(rows, int(days)), days=int(days),
+                               who=who, names=names)
 
     @app.get("/night/<date>/print")
     def print_night(date):
-        return render_template("print.html", nights=[present_night(night_or_404(date))], span=date)
+        pair = pair_or_none(date)
+        if pair is not None:
+            names, nights_ = pair
+            return render_template("print.html", nights=[present_night(n, who) for who, n in zip(names, nights_) if n],
+                                   span=date)
+        n = night_or_404(date)
+        return render_template("print.html", nights=[present_night(n, n["night"].get("sleeper"))], span=date)
 
     @app.get("/print")
     def print_range():
@@ -145,24 +199,34 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         with reading() as s:
             if not s:
                 abort(404, "no nights recorded yet")
-            dates = [r["date"] for r in s.nights() if lo <= r["date"] <= hi][::-1][:31]
-            shown = [present_night(stored_night(s, d)) for d in dates]
+            names = named(s)
+            who = asked_sleeper(names)
+            dates = [r["date"] for r in s.nights(sleeper=who) if lo <= r["date"] <= hi][::-1][:31]
+            shown = [present_night(stored_night(s, d, who), who) for d in dates]
         if not shown:
             abort(404, f"no nights between {lo} and {hi}")
         return render_template("print.html", nights=shown, span=f"{lo} to {hi}")
 
     @app.get("/night/<date>/movements.csv")
     def movements_csv(date):
-        night = night_or_404(date)
-        resp = make_response(export.movements_csv(night))
+        pair = pair_or_none(date)
+        if pair is not None:
+            body = export.movements_csv_of_both(*pair)
+        else:
+            body = export.movements_csv(night_or_404(date))
+        resp = make_response(body)
         resp.headers["Content-Type"] = "text/csv; charset=utf-8"
         resp.headers["Content-Disposition"] = f'attachment; filename="kickwatch-{date}.csv"'
         return resp
 
     @app.get("/night/<date>/recording.edf")
     def recording_edf(date):
-        night = night_or_404(date)
-        body = export.night_edf(night, raw_dir_of(cfg, app.config["DB_PATH"]))
+        pair = pair_or_none(date)
+        raw = raw_dir_of(cfg, app.config["DB_PATH"])
+        if pair is not None:
+            body = export.night_edf_of_both(*pair, raw)
+        else:
+            body = export.night_edf(night_or_404(date), raw)
         if body is None:
             abort(404, "the raw signal of this night was not kept (store.keep_raw_nights days are kept)")
         resp = make_response(body)
@@ -205,14 +269,19 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     @app.get("/api/nights")
     def api_nights():
         with reading() as s:
-            rows = s.nights() if s else []
+            rows = s.nights(sleeper=asked_sleeper(named(s))) if s else []
         keep = ("date", "hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi",
                 "periodicity_index", "closed")
         return jsonify(nights=[{k: r[k] for k in keep} for r in rows])
 
     @app.get("/api/night/<date>")
     def api_night(date):
-        return jsonify(night_or_404(None if date == "last" else date))
+        date = None if date == "last" else date
+        pair = pair_or_none(date)
+        if pair is not None:
+            with reading() as s:
+                return jsonify(stored_nights_of_both(s, pair[0], date))
+        return jsonify(night_or_404(date))
 
     @app.get("/api/status")
     def api_status():
@@ -220,6 +289,11 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
             return jsonify(status_of(s, cfg))
 
     return app
+
+
+def named(store: Store | None) -> list[str]:
+    """The names of the sleepers whose nights the store holds (none for the one sleeper of a bed)."""
+    return [who for who in store.sleepers() if who] if store else []
 
 
 def counted_as_shared(night: dict, cfg: Config) -> bool:

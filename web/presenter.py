@@ -21,7 +21,8 @@ def clock(origin: dt.datetime, seconds: float) -> str:
     return (origin + dt.timedelta(seconds=seconds)).strftime("%H:%M")
 
 
-def present_night(night: dict) -> dict:
+def present_night(night: dict, name: str | None = None) -> dict:
+    """`name`: whose night, when two sleepers share the bed, each on a strip of their own."""
     origin = local(night["recording"]["start"])
     origin_clock_s = origin.hour * 3600 + origin.minute * 60 + origin.second + origin.microsecond / 1e6
     s = night["summary"]
@@ -43,6 +44,8 @@ def present_night(night: dict) -> dict:
     busiest = _busiest(hours)
     imi = s["imi_histogram"]["counts"]
     return {
+        "name": name or None,
+        "after_other": _after_other(s),
         "date": night["night"]["date"],
         "weekday": date.strftime("%A %-d %B"),
         "closed": night["night"]["closed"],
@@ -60,6 +63,15 @@ def present_night(night: dict) -> dict:
                                   "per-hour", unit="leg movements, by hour in bed"),
         "plmi_gauge": _gauge(s["plmi"]),
     }
+
+
+def _after_other(s: dict) -> dict | None:
+    """How often this sleeper moved within 10 s after the other began to, and what chance alone gives."""
+    if s.get("after_other_count") is None:
+        return None
+    expected = s["after_other_expected"]
+    return {"count": s["after_other_count"], "expected": round(expected) if expected >= 1 else round(expected, 1),
+            "more": s["after_other_count"] >= 2 * max(expected, 1.0)}
 
 
 BUSIEST_MIN = 10          # fewer movements in an hour than this is no busy hour worth naming
