@@ -20,7 +20,7 @@ import numpy as np
 from appliance import sensor_status
 from appliance.config import Config, DetectionConfig
 from appliance.daemon import TIMESYNC_FLAG
-from appliance.detection.analysis import analyze_signal
+from appliance.detection.analysis import analyze_couple, analyze_signal
 from appliance.detection.detector import ChannelDetector
 from appliance.detection.settings import Rules
 from appliance.store import State
@@ -304,4 +304,58 @@ def calibrate(open_source, say=print, pause=time.sleep, still_s: float = 30.0, l
     if not report["advice"]:
         report["advice"].append("Placement looks good: heartbeat and every foot lift were seen"
                                 + (", and none of your partner's counted." if cfg.shared_bed else "."))
+    return report
+
+
+def calibrate_two(open_source, names: list[str], say=print, pause=time.sleep, still_s: float = 30.0, lifts: int = 3,
+                  lift_every_s: float = 10.0, cfg: DetectionConfig | None = None) -> dict:
+    """Two sleepers, a strip under each: both lie still, then each lifts a foot `lifts` times in turn.
+
+    The placement is right when each strip sees a heartbeat and each sleeper's lifts
+    are counted for that sleeper (they stand out most on their own strip) and none
+    for the other, by the same two-sleeper detector the night uses.
+    """
+    cfg = cfg or DetectionConfig()
+    src = open_source()
+    try:
+        if src.channels != 2:
+            raise SensorError(f"two sleepers need two strips, and the source has {src.channels} channel(s): "
+                              "set [source] channels = [0, 1]")
+        reader = Reader(src)
+        say(f"Both of you lie down, legs where they are at night, and stay still for {still_s:.0f} seconds...")
+        parts = [reader.read(still_s)]
+        for who in names:
+            for i in range(lifts):
+                say(f"Now {who} lifts a foot a few centimetres and puts it down; the other stays still "
+                    f"({i + 1} of {lifts}).")
+                pause(0)
+                parts.append(reader.read(lift_every_s))
+    finally:
+        src.close()
+    x = np.concatenate(parts)
+    fs = src.fs
+    starts = [still_s + k * lifts * lift_every_s for k in range(len(names))] + [float("inf")]
+    nights = analyze_couple(x, fs, names, Rules(detection=cfg)).nights
+    report = {"sleepers": [], "advice": []}
+    for k, who in enumerate(names):
+        rh = rhythms(x[:int(still_s * fs), k], fs)
+        # each turn's leg movements, by whose they were counted
+        turn = [[m for m in night.movements if m.kind == "lm" and starts[k] - 0.5 <= m.onset_s < starts[k + 1] - 0.5]
+                for night in nights]
+        own, other = len(turn[k]), len(turn[1 - k])
+        report["sleepers"].append({"name": who, "heart_bpm": rh["heart_bpm"], "lifts_asked": lifts,
+                                   "lifts_seen": own, "lifts_counted_as_other": other})
+        if rh["heart_bpm"] is None:
+            report["advice"].append(f"No heartbeat on {who}'s strip: move it under {who}'s calves, on a thin rigid "
+                                    "board, or raise the gain.")
+        if other:
+            report["advice"].append(f"{other} of {who}'s {lifts} foot lifts counted as {names[1 - k]}'s: the strips "
+                                    f"may be swapped (channel {k} must lie under {who}), or {who}'s strip is too near "
+                                    "the middle.")
+        if own < lifts and not other:
+            report["advice"].append(f"Only {own} of {who}'s {lifts} foot lifts were seen: move the strip under "
+                                    f"{who}'s calves, or raise the gain.")
+    if not report["advice"]:
+        report["advice"].append("Placement looks good: a heartbeat on each strip, and each one's foot lifts counted "
+                                "for them and not for the other.")
     return report

@@ -425,9 +425,20 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from appliance.doctor import calibrate
+    from appliance.doctor import calibrate, calibrate_two
 
     cfg = _load_config(args.config)
+    if len(cfg.source.sleepers) == 2:
+        report = calibrate_two(_source_opener(cfg, args.source, speed="max", sim_hours=0.2), cfg.source.sleepers,
+                               say=lambda m: print(m, flush=True), cfg=cfg.detection)
+        for sl in report["sleepers"]:
+            hb = f"~{sl['heart_bpm']}/min" if sl["heart_bpm"] else "not seen"
+            print(f"{sl['name']}: heartbeat {hb}; foot lifts seen {sl['lifts_seen']} of {sl['lifts_asked']}; "
+                  f"counted as the other's {sl['lifts_counted_as_other']} (should be 0)")
+        for a in report["advice"]:
+            print(f"  - {a}")
+        return 0 if all(sl["heart_bpm"] and sl["lifts_seen"] >= sl["lifts_asked"] and not sl["lifts_counted_as_other"]
+                        for sl in report["sleepers"]) else 1
     # the ADC paces itself; a recording or the simulator has no one to wait for
     report = calibrate(_source_opener(cfg, args.source, speed="max", sim_hours=0.2), say=lambda m: print(m, flush=True),
                        cfg=cfg.detection)

@@ -183,3 +183,33 @@ def test_calibrate_counts_a_lift_only_as_the_night_would():
     report = calibrate(src, say=lambda m: None, pause=lambda s: None, lift_every_s=15.0)
     assert report["movements_seen"] == 2
     assert any("Only 2 of 3" in a for a in report["advice"])
+
+
+def two_strip_session(fs=250.0, coupling=0.3, swapped=False):
+    """Both lie still, then Sam lifts a foot three times, then Alex does; each strip under its sleeper."""
+    sam = sleeper(90, fs=fs, seed=5) - 1.65
+    alex = np.roll(sleeper(90, fs=fs, seed=6) - 1.65, int(0.45 * fs))    # a heart of her own, beating apart
+    for k in range(3):
+        sam = add_burst(sam, 33 + 10 * k, 1.5, rms=8, fs=fs, seed=k)
+        alex = add_burst(alex, 63 + 10 * k, 1.5, rms=8, fs=fs, seed=10 + k)
+    strips = [sam + coupling * alex + 1.65, alex + coupling * sam + 1.65]
+    if swapped:
+        strips = strips[::-1]
+    return lambda: ReplaySource(Recording(fs, np.column_stack(strips)), speed="max")
+
+
+def test_calibrate_for_two_counts_each_ones_lifts_for_them_alone():
+    from appliance.doctor import calibrate_two
+
+    report = calibrate_two(two_strip_session(), ["Sam", "Alex"], say=lambda m: None, pause=lambda s: None)
+    for sl in report["sleepers"]:
+        assert sl["heart_bpm"] == 60 and sl["lifts_seen"] == 3 and sl["lifts_counted_as_other"] == 0, sl
+    assert "looks good" in report["advice"][0]
+
+
+def test_calibrate_for_two_says_the_strips_are_swapped_when_each_ones_lifts_count_for_the_other():
+    from appliance.doctor import calibrate_two
+
+    report = calibrate_two(two_strip_session(swapped=True), ["Sam", "Alex"], say=lambda m: None, pause=lambda s: None)
+    assert all(sl["lifts_counted_as_other"] == 3 for sl in report["sleepers"])
+    assert any("swapped (channel 0 must lie under Sam)" in a for a in report["advice"])

@@ -369,8 +369,9 @@ class CoupleDetector:
         side = self.sides[k]
         events = [(t, "tracker", new) for t, new in side.tracker_changes]
         events += [(t, "rhythm", new) for t, new in self._verdicts]
+        last = until if self._final else until - WINDOW_S - SETTLE_S
         for t, what, new in sorted(events, key=lambda e: (e[0], e[1] == "rhythm")):
-            if t <= side.own_done or t > until - WINDOW_S - SETTLE_S:
+            if t <= side.own_done or t > last:
                 continue
             side.own_done = t
             if what == "tracker":
