@@ -137,12 +137,51 @@ def report(rows: list[dict], title: str) -> None:
               f"{100 * sum(o['other_counted'] for o in ones) / max(sum(r['other_lms'] for r in rows if 'one_strip' in r), 1):.0f}%")
 
 
+def speed() -> None:
+    """What the second strip costs: analyze of 8 h at 250 Hz, and the daemon's memory and CPU, one strip and two."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from bench.detection import KW, _peak_rss_mb, _time
+    from sensor.recording import write_recording
+    from sensor.simulator import simulate_night
+
+    print("\nwhat the second strip costs (this machine):")
+    with tempfile.TemporaryDirectory() as d:
+        one, two = Path(d) / "one.npz", Path(d) / "two.npz"
+        write_recording(one, simulate_night(8.0, 7, "piezo12")[0])
+        write_recording(two, simulate_couple(8.0, 7, "couple")[0])
+        t1 = _time(KW + ["analyze", str(one), "--json"], runs=3)
+        t2 = _time(KW + ["analyze", str(two), "--json", "--sleepers", "A,B"], runs=3)
+        print(f"  analyze, 8 h at 250 Hz: one strip {t1:.2f} s, two sleepers {t2:.2f} s ({t2 / t1:.1f}x; "
+              "median of 3, process start included)   (target at most 2x)")
+        cfg = Path(d) / "k.toml"
+        cfg.write_text('[source]\nchannels = [0, 1]\nsleepers = ["A", "B"]\n')
+        short1, short2 = Path(d) / "s1.npz", Path(d) / "s2.npz"
+        write_recording(short1, simulate_night(0.25, 7, "piezo12")[0])
+        write_recording(short2, simulate_couple(0.25, 7, "couple")[0])
+        rss1 = _peak_rss_mb(KW + ["run", "--source", str(short1), "--speed", "max", "--db", str(Path(d) / "a.db")])
+        rss2 = _peak_rss_mb(KW + ["run", "--config", str(cfg), "--source", str(short2), "--speed", "max",
+                                  "--db", str(Path(d) / "b.db")])
+        print(f"  daemon peak memory on a 15-minute replay: one strip {rss1:.0f} MB, two sleepers {rss2:.0f} MB")
+        for label, args in (("one strip", ["--source", str(one)]),
+                            ("two sleepers", ["--config", str(cfg), "--source", str(two)])):
+            t0 = time.perf_counter()
+            subprocess.run(KW + ["run", *args, "--speed", "max", "--db", str(Path(d) / f"{label}.db")], check=True,
+                           capture_output=True)
+            took = time.perf_counter() - t0
+            print(f"  daemon CPU, {label}: 8 h replayed in {took:.1f} s, {100 * took / (8 * 3600):.3f}% of one core "
+                  "when live")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--seeds", default=",".join(map(str, HELD_OUT)))
     ap.add_argument("--quick", action="store_true", help="three held-out seeds, 2-hour nights")
     ap.add_argument("--tuning", action="store_true", help="the tuning nights instead (not a fair score)")
+    ap.add_argument("--no-speed", action="store_true", help="leave out what the second strip costs")
     args = ap.parse_args()
     hours = 2.0 if args.quick else args.hours
     if args.tuning:
@@ -156,6 +195,8 @@ def main() -> int:
     with Pool(2) as pool:
         rows = [r for night in pool.map(score, jobs) for r in night]
     report(rows, title)
+    if not args.no_speed and not args.quick:
+        speed()
     return 0
 
 

@@ -49,6 +49,8 @@ OWN_OVER_FLOOR = 1.0      # or log10 of its unpredicted power this far over the 
 SMOOTH = 2                # a window's verdict: the median of it and this many valid windows each side
 MIN_STILL_S = 10.0        # a window is judged on at least this much still signal
 STILL_PAD_S = 0.5         # and not this close to a movement on either strip
+WHOLE_LEAD = 1.2          # and over its whole length, this much more than on the other strip
+PART_LEAD = 1.5           # a stretch of a movement is this side's where its strip carries this much more (crosstalk <= 0.6)
 KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
 CHANGE_AFTER_S = 60.0     # this long before the window where it shows to this long after
@@ -287,13 +289,13 @@ class CoupleDetector:
         n = min(len(mine), len(theirs))
         if n == 0:
             return None
-        leads = mine[:n] >= theirs[:n]
-        if leads.mean() >= 0.5:
+        mine, theirs = mine[:n], theirs[:n]
+        if (mine >= theirs).mean() >= 0.5 and mine.mean() >= WHOLE_LEAD * theirs.mean():
             return m
         side = self.sides[k]
         ratio = side.ratio[max(a - side.frames_start, 0):max(b - side.frames_start, 0)][:n]
         best, run_start, longest = None, None, 0
-        for i, lead in enumerate(np.append(leads, False)):
+        for i, lead in enumerate(np.append(mine >= PART_LEAD * theirs, False)):
             if lead and run_start is None:
                 run_start = i
             elif not lead and run_start is not None:
