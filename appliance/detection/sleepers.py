@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from appliance.detection.pipeline import BED_CHANGE_MARGIN_S, Events, StreamDetector
 from appliance.detection.scoring import Movement, bed_periods, classify, in_any
@@ -83,10 +84,15 @@ def unpredicted(own: np.ndarray, other: np.ndarray, still: np.ndarray | None = N
     rows = np.ones(n - 2 * LAGS, bool) if still is None else still[LAGS:n - LAGS]
     if rows.sum() < MIN_STILL_S * RHYTHM_RATE:
         return None
-    cols = np.column_stack([np.roll(other, k) for k in range(-LAGS, LAGS + 1)])[LAGS:n - LAGS][rows]
+    cols = sliding_window_view(other, 2 * LAGS + 1)[rows]     # other[t - LAGS .. t + LAGS], row by row
     y = own[LAGS:n - LAGS][rows]
-    coef, *_ = np.linalg.lstsq(cols, y, rcond=None)
-    resid = np.log10(max(float(np.mean((y - cols @ coef) ** 2)), 1e-300))
+    gram, cross = cols.T @ cols, cols.T @ y
+    try:
+        coef = np.linalg.solve(gram, cross)
+    except np.linalg.LinAlgError:                        # a strip with nothing on it: no filter to fit
+        coef = np.linalg.lstsq(cols, y, rcond=None)[0]
+    left = max(float(y @ y - coef @ cross) / len(y), float(np.mean(y ** 2)) * 1e-12, 1e-300)
+    resid = np.log10(left)
     return resid - np.log10(max(float(np.mean(cols[:, LAGS] ** 2)), 1e-300)), resid
 
 
