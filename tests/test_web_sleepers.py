@@ -8,7 +8,7 @@ import re
 import pytest
 
 from appliance.daemon import Daemon
-from appliance.nights import stored_night, stored_pair
+from appliance.nights import stored_pair
 from appliance.store import Store
 from sensor.replay import ReplaySource
 from tests.test_sleepers import couple
