@@ -26,7 +26,7 @@ from appliance.sdnotify import Notifier
 from appliance.requests import DELETE_NIGHT, take_requests
 from appliance.store import State, Store
 from sensor.block import Block
-from sensor.errors import SensorError
+from sensor.errors import SensorError, SourceSettingError
 
 HEALTH_EVERY_S = 60.0
 PROVISIONAL_AFTER_S = 300.0
@@ -76,6 +76,11 @@ class Daemon:
         names = self.cfg.source.sleepers if len(self.cfg.source.sleepers) == 2 else [""]
         provisional = None if self.finite else PROVISIONAL_AFTER_S
         if len(names) == 2:
+            if src.channels != 2:
+                raise SourceSettingError(
+                    f"[source] sleepers names two sleepers, but {self.source_name or 'the source'} gives "
+                    f"{src.channels} channel(s): two sleepers need a strip each (a recording of two channels, "
+                    "or sim_profile = \"couple\" for the simulator), or name one sleeper")
             # two sleepers, a strip under each: each one's own night (appliance.detection.sleepers)
             det = CoupleDetector(src.fs, self.cfg.detection, rails=src.rails, provisional_after_s=provisional)
         else:

@@ -201,3 +201,15 @@ def test_night_reads_each_sleepers_stored_night_by_name(tmp_path):
     assert ": Sam" in text and ": Alex" in text and "chance alone" in text
     r = run("night", "--db", db, "--sleeper", "Bob")
     assert r.returncode == 64 and "its sleepers are Sam, Alex" in r.stderr
+
+
+def test_two_sleepers_named_on_a_one_strip_source_is_one_clear_line(tmp_path):
+    rec, _ = cached_night(0.1, 3, "piezo12")
+    path = tmp_path / "one.npz"
+    write_recording(path, rec)
+    cfg = tmp_path / "k.toml"
+    cfg.write_text('[source]\nchannels = [0, 1]\nsleepers = ["Sam", "Alex"]\n')
+    r = subprocess.run(KW + ["run", "--config", str(cfg), "--source", str(path), "--speed", "max", "--db",
+                             str(tmp_path / "k.db")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 64 and r.stderr.count("\n") == 1
+    assert "gives 1 channel(s): two sleepers need a strip each" in r.stderr

@@ -10,21 +10,25 @@ The physics it rests on, and nothing of one mattress:
   mean that a movement is always stronger on the mover's own strip than on the
   other, in the strips' own units, whatever the mattress: by 1/0.6 at the least.
   So each movement belongs to the side whose strip carries more of its sustained
-  activity, frame by frame, over most of its duration (both strips of one kit read
-  through matched front ends). When both move at once, each strip's detector finds
-  activity on its strip, and each side keeps the stretch where its own strip leads.
+  activity, frame by frame over most of its duration and by WHOLE_LEAD over all of it
+  (both strips of one kit read through matched front ends). When both move at once,
+  each strip's detector finds activity on its strip, and each side keeps the stretch
+  where its own strip leads by PART_LEAD, more than crosstalk can bring.
 - Through the mattress an empty side also carries the other's heartbeat, breath and
   (on load cells) part of their weight, so on its own it can look faintly
   occupied. But what crosses the mattress is the other's force through a linear
   filter: it can be predicted, all but the electrical noise, by a short linear
   filter of the other strip. A strip with its own sleeper carries a heart and a
-  breath of its own that the other strip cannot predict. Over each still 30 s the
-  strip's unpredicted power, as a share of the other strip's power, is the test:
-  an empty side's is under a twentieth (it is noise against a heartbeat); an
-  occupied side's is a sizeable share even when its sleeper lies lightly and the
-  mattress passes much. Five windows' median decides (a stray window does not), and
-  a side is in bed where its own tracker (appliance.detection.occupancy) and its own
-  rhythm both say so.
+  breath of its own that the other strip cannot predict. Over the still samples of
+  each 30 s, each strip's unpredicted power as a share of the other strip's power is
+  the test (bodies): one body on the bed makes the copy's share tiny (it is noise
+  against a heartbeat), two bodies leave both sizeable, even when one lies lightly
+  and the mattress passes much; a strip's unpredicted power far over its own floor
+  (its electrical noise) is a body too. Five windows' median decides (a stray window
+  does not). Where the test says one body, that settles who is in bed; where it says
+  two or none, each strip's own tracker (appliance.detection.occupancy) does. And a
+  change of who is in bed is placed at a movement of that side's sleeper: nobody
+  gets into or out of bed without moving.
 
 The band for that test is the heartbeat's, at 50 samples a second: two boxcars of
 1/50 s and 1/60 s null mains hum, a difference cuts the static load, and the mean
@@ -50,8 +54,8 @@ OWN_OVER_FLOOR = 1.0      # or log10 of its unpredicted power this far over the 
 SMOOTH = 2                # a window's verdict: the median of it and this many valid windows each side
 MIN_STILL_S = 10.0        # a window is judged on at least this much still signal
 STILL_PAD_S = 0.5         # and not this close to a movement on either strip
-WHOLE_LEAD = 1.2          # and over its whole length, this much more than on the other strip
-PART_LEAD = 1.5           # a stretch of a movement is this side's where its strip carries this much more (crosstalk <= 0.6)
+WHOLE_LEAD = 1.2          # a movement is a side's if its strip carries this much more of it than the other
+PART_LEAD = 1.5           # a stretch of a mixed one is, where its strip carries this much more (crosstalk <= 0.6)
 KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
 CHANGE_AFTER_S = 60.0     # this long before the window where it shows to this long after
