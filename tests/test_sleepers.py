@@ -162,6 +162,7 @@ def test_the_daemon_keeps_each_sleepers_night_as_analyze_counts_it(tmp_path):
     rec, _ = couple(1.5, 3, 0.35, 12.0)
     cfg = Config()
     cfg.source.channels, cfg.source.sleepers = [0, 1], ["Sam", "Alex"]
+    cfg.store.keep_raw_nights = 0           # an in-memory store has no folder to keep the raw signal beside
     store = Store(sq.connect(":memory:"))
     Daemon(cfg, ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
     store.flush()
