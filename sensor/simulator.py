@@ -134,12 +134,8 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
         return simulate_couple(hours, seed, profile, fs, start, world)
     if profile not in PROFILES:
         raise SourceSettingError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES | COUPLES)}")
-    if not 0.05 <= hours <= 24:
-        raise SourceSettingError(f"hours must be between 0.05 and 24, got {hours}")
     p = PROFILES[profile]
-    fs = float(fs or p["fs"])
-    rng = np.random.default_rng(seed)
-    n = int(round(hours * 3600 * fs))
+    fs, rng, n = _night_frame(hours, seed, fs or p["fs"])
     dur = n / fs
     truth = Truth(fs, dur, profile, seed)
 
@@ -306,6 +302,14 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
                    [[round(a, 2), round(b, 2)] for a, b in large], truth_bed, coupling)
 
 
+def _night_frame(hours: float, seed: int, fs: float) -> tuple[float, np.random.Generator, int]:
+    """A simulated night's rate, random source and length in samples, its hours checked first."""
+    if not 0.05 <= hours <= 24:
+        raise SourceSettingError(f"hours must be between 0.05 and 24, got {hours}")
+    fs = float(fs)
+    return fs, np.random.default_rng(seed), int(round(hours * 3600 * fs))
+
+
 def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", fs: float | None = None,
                     start: dt.datetime | None = None, world: World | None = None,
                     coupling: float | None = None, corner_hz: float | None = None) -> tuple[Recording, Truth]:
@@ -324,12 +328,8 @@ def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", 
     world = world or World()
     if profile not in COUPLES:
         raise SourceSettingError(f"unknown two-sleeper profile {profile!r}; choose from {', '.join(COUPLES)}")
-    if not 0.05 <= hours <= 24:
-        raise SourceSettingError(f"hours must be between 0.05 and 24, got {hours}")
     p = COUPLES[profile]
-    fs = float(fs or p["fs"])
-    rng = np.random.default_rng(seed)
-    n = int(round(hours * 3600 * fs))
+    fs, rng, n = _night_frame(hours, seed, fs or p["fs"])
     dur = n / fs
     c = float(coupling if coupling is not None else rng.uniform(*COUPLING))
     corner = float(corner_hz if corner_hz is not None else np.exp(rng.uniform(*np.log(CORNER_HZ))))
