@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from appliance.config import Config, SeriesConfig
-from appliance.detection.scoring import Movement, NightResult, Series, summarise
+from appliance.detection.scoring import Movement, NightResult, Series, after_other, summarise
 from appliance.store import Store
 
 if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does not
@@ -235,7 +235,7 @@ def stored_pair(store: Store, names: list[str], date: str | None = None) -> list
     stored_night gives it, with how often each moved just after the other; None for a sleeper with no
     night that date."""
     if date is None:
-        dates = [n["night"]["date"] for n in (stored_night(store, None, who) for who in names) if n]
+        dates = [row["date"] for row in (store.night(None, who) for who in names) if row]
         if not dates:
             return [None, None]
         date = max(dates)
@@ -259,25 +259,23 @@ def stored_nights_of_both(store: Store, names: list[str], date: str | None = Non
 
 
 def _count_after_other(each: list[dict | None]) -> None:
-    """Each stored night's after_other marks and counts, from the other's stored movements."""
-    from appliance.detection.scoring import after_other
+    """Each stored night's after_other marks and counts, from the other's stored movements.
 
-    moves = [[Movement(m["onset_s"] + _origin_shift(n, each), m["offset_s"] + _origin_shift(n, each), m["kind"])
-              for m in n["movements"]] if n else [] for n in each]
-    for k, n in enumerate(each):
+    The two nights may count from different origins (a restart between bedtimes):
+    their movements are put on one clock, the earliest origin's, first.
+    """
+    origins = [dt.datetime.fromisoformat(n["recording"]["start"]).timestamp() if n else None for n in each]
+    first = min(o for o in origins if o is not None) if any(each) else 0.0
+    shifts = [0.0 if o is None else o - first for o in origins]
+    moves = [[Movement(m["onset_s"] + shift, m["offset_s"] + shift, m["kind"]) for m in n["movements"]] if n else []
+             for n, shift in zip(each, shifts)]
+    for k, (n, shift) in enumerate(zip(each, shifts)):
         if not n:
             continue
-        shift = _origin_shift(n, each)
         bed = [(b["in_s"] + shift, b["out_s"] + shift) for b in n["bed"]]
         n["summary"].update(after_other(moves[k], moves[1 - k], bed))
         for m, d in zip(moves[k], n["movements"]):
             d["after_other"] = m.after_other
-
-
-def _origin_shift(n: dict, each: list[dict | None]) -> float:
-    """Seconds from the earliest of the nights' origins to this one's: the two share one clock."""
-    starts = [dt.datetime.fromisoformat(x["recording"]["start"]).timestamp() for x in each if x]
-    return dt.datetime.fromisoformat(n["recording"]["start"]).timestamp() - min(starts)
 
 
 def _iso(utc: float | None) -> str | None:
