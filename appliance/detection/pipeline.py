@@ -38,6 +38,11 @@ BED_CHANGE_MARGIN_S = 2.0
 PROVISIONAL_LAG_S = 30.0
 
 
+def at_a_bed_change(m: Movement, times: list[float]) -> bool:
+    """A movement this near a change of bed (getting in or out) is a large movement, whatever its length."""
+    return any(m.onset_s - BED_CHANGE_MARGIN_S <= t <= m.offset_s + BED_CHANGE_MARGIN_S for t in times)
+
+
 @dataclass
 class Health:
     """Sensor health over the stream so far."""
@@ -196,8 +201,7 @@ class StreamDetector:
         for m in self._held:
             # held until no bed change can still be placed near it
             if m.offset_s + BED_CHANGE_MARGIN_S <= until or final:
-                if any(m.onset_s - BED_CHANGE_MARGIN_S <= t <= m.offset_s + BED_CHANGE_MARGIN_S
-                       for t, _ in self.bed.changes):
+                if at_a_bed_change(m, [t for t, _ in self.bed.changes]):
                     m.kind = "large"   # getting in or out of bed
                 if (self.whole or in_any(m.onset_s, m.offset_s, periods)) and not self._touches_flat(m):
                     out.movements.append(m)

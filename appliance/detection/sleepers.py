@@ -36,12 +36,13 @@ over 0.7 s is taken off to leave breathing's slope out.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from appliance.detection.pipeline import BED_CHANGE_MARGIN_S, Events, StreamDetector
+from appliance.detection.pipeline import BED_CHANGE_MARGIN_S, Events, StreamDetector, at_a_bed_change
 from appliance.detection.scoring import Movement, bed_periods, classify, in_any
 from appliance.detection.settings import DetectionConfig
 
@@ -171,7 +172,6 @@ class _Side:
     tracker_changes: list = None             # the side's own tracker's bed changes
     pending: list = None                     # its detector's movements not yet attributed
     owned: list = None                       # movements attributed to this side's sleeper, not yet sent
-    verdict: str | None = None               # the rhythm's verdict ('0', '1', '2') as last followed
     changes_sent: int = 0
     own: list = None                         # (time, 'in'/'out'): the side's bed changes, final
     own_state: str = "out"
@@ -379,12 +379,13 @@ class CoupleDetector:
         final is taken, so the answer does not depend on chunking.
         """
         side = self.sides[k]
-        events = [(t, "tracker", new) for t, new in side.tracker_changes]
-        events += [(t, "rhythm", new) for t, new in self._verdicts]
+        after = lambda changes: changes[bisect.bisect_right(changes, side.own_done, key=lambda c: c[0]):]
+        events = [(t, "tracker", new) for t, new in after(side.tracker_changes)]
+        events += [(t, "rhythm", new) for t, new in after(self._verdicts)]
         last = until if self._final else until - WINDOW_S - SETTLE_S
         for t, what, new in sorted(events, key=lambda e: (e[0], e[1] == "rhythm")):
-            if t <= side.own_done or t > last:
-                continue
+            if t > last:
+                break
             side.own_done = t
             if what == "tracker":
                 side.tracker_in = new == "in"
@@ -392,7 +393,7 @@ class CoupleDetector:
                 # holds the empty bed before
                 verdict = _verdict_at(self._verdicts, t + SETTLE_S)
             else:
-                side.verdict = verdict = new
+                verdict = new
             want = side.tracker_in if verdict in (None, "2") else verdict == str(k)
             state = "in" if want else "out"
             if state == side.own_state:
@@ -444,8 +445,7 @@ class CoupleDetector:
                     continue
                 if not in_any(m.onset_s, m.offset_s, bed):
                     continue        # its sleeper is not in bed: the other's after all, or nobody's
-                if any(m.onset_s - BED_CHANGE_MARGIN_S <= t <= m.offset_s + BED_CHANGE_MARGIN_S
-                       for t, _ in changes if t > 0):
+                if at_a_bed_change(m, [t for t, _ in changes if t > 0]):
                     m.kind = "large"     # getting in or out of bed
                 out[k].movements.append(m)
             side.owned = keep
