@@ -9,6 +9,16 @@ from appliance.detection.sleepers import CoupleDetector
 from appliance.detection.settings import Rules
 
 
+def _stream(det, signal: np.ndarray, block: int | None) -> list[tuple[list, list]]:
+    """Feed a whole signal to a detector (in blocks of `block` samples, or at once) and finish it;
+    per sleeper (one, or two for a CoupleDetector), the movements and bed changes it gave."""
+    step = block or signal.shape[0]
+    events = [det.feed(signal[i:i + step]) for i in range(0, signal.shape[0], step)] + [det.finish()]
+    per_call = [ev if isinstance(ev, list) else [ev] for ev in events]
+    return [([m for each in per_call for m in each[k].movements], [c for each in per_call for c in each[k].bed_changes])
+            for k in range(len(per_call[0]))]
+
+
 def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, block: int | None = None) -> NightResult:
     """Run the streaming detector over a whole signal (in blocks of `block` samples, or at once).
 
@@ -18,15 +28,7 @@ def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, bloc
     cfg = cfg or Rules()
     signal = signal if signal.ndim == 2 else signal[:, None]
     det = StreamDetector(fs, signal.shape[1], cfg.detection)
-    movements, changes = [], []
-    step = block or signal.shape[0]
-    for i in range(0, signal.shape[0], step):
-        ev = det.feed(signal[i:i + step])
-        movements += ev.movements
-        changes += ev.bed_changes
-    ev = det.finish()
-    movements += ev.movements
-    changes += ev.bed_changes
+    [(movements, changes)] = _stream(det, signal, block)
     duration = signal.shape[0] / fs
     bed = bed_periods(changes, duration)
     extra = {"sensor": det.health.as_dict()}
@@ -40,16 +42,8 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
     if signal.ndim != 2 or signal.shape[1] != len(names) or len(names) != 2:
         raise ValueError(f"two sleepers need two channels, one per name; got {signal.shape} for {names}")
     det = CoupleDetector(fs, cfg.detection)
-    movements, changes = [[], []], [[], []]
-    step = block or signal.shape[0]
-    for i in range(0, signal.shape[0], step):
-        for k, ev in enumerate(det.feed(signal[i:i + step])):
-            movements[k] += ev.movements
-            changes[k] += ev.bed_changes
-    for k, ev in enumerate(det.finish()):
-        movements[k] += ev.movements
-        changes[k] += ev.bed_changes
     duration = signal.shape[0] / fs
-    nights = [NightResult(movements[k], bed_periods(changes[k], duration), cfg.series, fs, 2, duration,
-                          {"sensor": det.sides[k].det.health.as_dict()}) for k in range(2)]
+    nights = [NightResult(movements, bed_periods(changes, duration), cfg.series, fs, 2, duration,
+                          {"sensor": side.det.health.as_dict()})
+              for (movements, changes), side in zip(_stream(det, signal, block), det.sides)]
     return CoupleResult(nights, names)

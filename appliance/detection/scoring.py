@@ -13,8 +13,8 @@ partner's side and is not the sleeper's (classify).
 """
 from __future__ import annotations
 
-import math
 import bisect
+import math
 from dataclasses import dataclass
 
 from appliance.detection.settings import DetectionConfig, SeriesConfig
@@ -300,17 +300,14 @@ def after_other(mine: list[Movement], theirs: list[Movement], bed: list[tuple[fl
     onsets = sorted(m.onset_s for m in theirs)
     count = 0
     for m in mine:
-        m.after_other = any(t < m.onset_s <= t + window_s for t in _near(onsets, m.onset_s - window_s, m.onset_s))
+        before = bisect.bisect_left(onsets, m.onset_s)     # their onsets strictly before this one
+        m.after_other = before > 0 and m.onset_s - onsets[before - 1] <= window_s
         count += m.after_other
     covered = _union([(t, t + window_s) for t in onsets])
     in_bed = sum(b - a for a, b in bed)
     exposed = sum(max(0.0, min(b, d) - max(a, c)) for a, b in bed for c, d in covered)
     expected = len(mine) * exposed / in_bed if in_bed > 0 else 0.0
     return {"after_other_count": count, "after_other_expected": round(expected, 1)}
-
-
-def _near(sorted_times: list[float], lo: float, hi: float) -> list[float]:
-    return sorted_times[bisect.bisect_left(sorted_times, lo):bisect.bisect_right(sorted_times, hi)]
 
 
 def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
