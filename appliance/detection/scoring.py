@@ -4,6 +4,11 @@ Input: activity segments in seconds and the in-bed periods. Output: movements
 classified as LM or large, PLM series, and the night's summary. Both `analyze` and
 the stored nights go through here, so a night reads the same either way.
 
+Breathing events (from appliance.detection.vitals, or none) make leg movements
+respiratory-related by WASM 2016's window (respiratory_related): those are left out
+of the periodic sequence, the interval running from the leg movement before to the
+one after, and the night's periodic counts are given both ways.
+
 One addition to the written rules: turning over stops and starts, and a pause of
 a second or two inside it would, by the offset rule alone, cut it into "leg
 movements". Pieces with pauses under `large_pause_s` that together outlast a leg
@@ -35,6 +40,7 @@ class Movement:
     periodic: bool = False
     series: int | None = None
     after_other: bool | None = None   # two sleepers: began within AFTER_OTHER_S after an onset of the other's
+    respiratory: bool = False   # WASM 2016: near the end of a breathing event (respiratory_related)
 
     @property
     def duration_s(self) -> float:
@@ -43,7 +49,7 @@ class Movement:
     def as_dict(self) -> dict:
         out = {"onset_s": round(self.onset_s, 2), "offset_s": round(self.offset_s, 2), "kind": self.kind,
                "periodic": self.periodic, "series": self.series, "channels": self.channels,
-               "peak": round(self.peak, 1)}
+               "peak": round(self.peak, 1), "respiratory": self.respiratory}
         if self.after_other is not None:
             out["after_other"] = self.after_other
         return out
@@ -172,13 +178,39 @@ def in_any(t0: float, t1: float, periods: list[tuple[float, float]]) -> bool:
     return any(t0 < b and t1 > a for a, b in periods)
 
 
-def find_series(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[float, float]] | None = None) -> list[Series]:
-    """Mark PLM series in place: >= min_count consecutive LMs, every IMI within bounds.
+RESPIRATORY_BEFORE_S = 2.0    # WASM 2016: from this long before the end of a breathing event...
+RESPIRATORY_AFTER_S = 10.25   # ...to this long after it, a movement is respiratory-related
+
+
+def respiratory_related(onset: float, offset: float, events: list[tuple[float, float]]) -> bool:
+    """WASM 2016: the onset or the offset lies from 2.0 s before to 10.25 s after the end of a
+    breathing event (both ends included), or the movement spans that window."""
+    for _, end in events:
+        lo, hi = end - RESPIRATORY_BEFORE_S, end + RESPIRATORY_AFTER_S
+        if lo <= onset <= hi or lo <= offset <= hi or (onset < lo and offset > hi):
+            return True
+    return False
+
+
+def mark_respiratory(movements: list[Movement], events: list[tuple[float, float]]) -> None:
+    """Flag, in place, every movement that is respiratory-related by the events."""
+    for m in movements:
+        m.respiratory = respiratory_related(m.onset_s, m.offset_s, events)
+
+
+def _in_sequence(m: Movement, with_respiratory: bool) -> bool:
+    """Whether a movement takes part in the periodic sequence: a large one does (it ends a series),
+    a respiratory-related leg movement does only when they are kept in."""
+    return m.kind != "lm" or with_respiratory or not m.respiratory
+
+
+def periodic_runs(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[float, float]] | None = None,
+                  with_respiratory: bool = False) -> list[list[Movement]]:
+    """The PLM series as runs of movements: >= min_count consecutive LMs, every IMI within bounds.
 
     A large movement, an IMI out of bounds, or leaving the bed ends a series.
+    Respiratory-related LMs are left out of the sequence unless `with_respiratory`.
     """
-    for m in movements:
-        m.periodic, m.series = False, None
     runs: list[list[Movement]] = []
     run: list[Movement] = []
 
@@ -189,6 +221,8 @@ def find_series(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[fl
         run = []
 
     for m in sorted(movements, key=lambda m: m.onset_s):
+        if not _in_sequence(m, with_respiratory):
+            continue
         if m.kind != "lm":
             end_run()
             continue
@@ -199,8 +233,15 @@ def find_series(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[fl
                 end_run()
         run.append(m)
     end_run()
+    return runs
+
+
+def find_series(movements: list[Movement], cfg: SeriesConfig, bed: list[tuple[float, float]] | None = None) -> list[Series]:
+    """Mark PLM series in place (respiratory-related LMs left out, as WASM 2016 asks)."""
+    for m in movements:
+        m.periodic, m.series = False, None
     series = []
-    for i, r in enumerate(runs, start=1):
+    for i, r in enumerate(periodic_runs(movements, cfg, bed), start=1):
         for m in r:
             m.periodic, m.series = True, i
         mean_imi = (r[-1].onset_s - r[0].onset_s) / (len(r) - 1)
@@ -216,9 +257,12 @@ def _period_of(t: float, bed: list[tuple[float, float]]) -> int:
 
 
 def intervals(movements: list[Movement], bed: list[tuple[float, float]] | None = None) -> list[list[float]]:
-    """IMIs (onset to onset) between consecutive LMs, in runs broken by large movements and by leaving the bed."""
+    """IMIs (onset to onset) between consecutive LMs, in runs broken by large movements and by leaving the
+    bed; respiratory-related LMs are left out of the sequence."""
     runs, cur, last = [], [], None
     for m in sorted(movements, key=lambda m: m.onset_s):
+        if not _in_sequence(m, False):
+            continue
         if m.kind != "lm" or (last is not None and bed is not None and _period_of(last.onset_s, bed) != _period_of(m.onset_s, bed)):
             if cur:
                 runs.append(cur)
@@ -251,11 +295,18 @@ def periodicity_index(imi_runs: list[list[float]], lo: float = 10.0, hi: float =
 
 
 def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[float, float]],
-              cfg: SeriesConfig) -> dict:
-    """The night's summary: the DESIGN.md keys, and more."""
+              cfg: SeriesConfig, events: list[tuple[float, float]] | None = None,
+              vitals: list[dict] | None = None) -> dict:
+    """The night's summary: the DESIGN.md keys, and more.
+
+    `events` are the breathing events and `vitals` the minutes in bed with their heart and
+    breathing rates (appliance.detection.vitals); None where they were not measured (a night
+    stored before kickwatch measured them), which makes their figures null.
+    """
     hours = sum(b - a for a, b in bed) / 3600.0
     lms = [m for m in movements if m.kind == "lm"]
     plm = [m for m in lms if m.periodic]
+    with_resp = sum(len(r) for r in periodic_runs(movements, cfg, bed, with_respiratory=True))
     runs = intervals(movements, bed)
     flat = [x for r in runs for x in r]
     hist = _histogram(flat, IMI_BIN_S, int(IMI_HIST_MAX_S / IMI_BIN_S))
@@ -277,6 +328,12 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
         "plmi": rate(len(plm)),
         "lmi": rate(len(lms)),
         "periodicity_index": round(pi, 2) if pi is not None else None,
+        "plm_count_with_respiratory": with_resp,
+        "plmi_with_respiratory": rate(with_resp),
+        "respiratory_count": sum(1 for m in lms if m.respiratory),
+        "rei": rate(len(events)) if events is not None else None,
+        "respiratory_event_count": len(events) if events is not None else None,
+        **vitals_summary(vitals),
         "large_count": sum(1 for m in movements if m.kind == "large"),
         "series_lengths": [s.count for s in series],
         "imi_histogram": {"bin_s": IMI_BIN_S, "counts": hist},
@@ -284,6 +341,23 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
         "denominator": "time in bed (no EEG, so not sleep time)",
         "not_measured": None if measured else not_measured_reason(hours),
     }
+
+
+def vitals_summary(vitals: list[dict] | None) -> dict:
+    """DESIGN.md's "Heart and breathing": the medians over the minutes that have each, and the
+    share of minutes in bed with a heart rate (null when nothing was measured)."""
+    minutes = vitals or []
+    hearts = [v["heart_bpm"] for v in minutes if v["heart_bpm"] is not None]
+    breaths = [v["breaths_pm"] for v in minutes if v["breaths_pm"] is not None]
+    return {"heart_bpm": round(_median(hearts), 1) if hearts else None,
+            "breaths_pm": round(_median(breaths), 1) if breaths else None,
+            "vitals_coverage": round(len(hearts) / len(minutes), 3) if minutes else None}
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
 
 AFTER_OTHER_S = 10.0   # a movement this soon after the other sleeper's onset came "after the other"
@@ -329,19 +403,28 @@ def not_measured_reason(hours: float) -> str:
 
 
 class NightResult:
-    """Movements, series and bed periods of one stretch of recording, scored."""
+    """Movements, series and bed periods of one stretch of recording, scored.
+
+    `events` (breathing events, (onset, offset) in seconds) make leg movements
+    respiratory-related before the series are found; `vitals` are the minutes in bed
+    with their heart and breathing rates. Either is None where it was not measured.
+    """
 
     def __init__(self, movements: list[Movement], bed: list[tuple[float, float]], series: SeriesConfig,
-                 fs: float, channels: int, duration_s: float, extra: dict | None = None):
+                 fs: float, channels: int, duration_s: float, extra: dict | None = None,
+                 events: list[tuple[float, float]] | None = None, vitals: list[dict] | None = None,
+                 heart_response: dict | None = None):
         self.movements = sorted(movements, key=lambda m: m.onset_s)
         self.bed = bed
+        self.events, self.vitals, self.heart_response = events, vitals, heart_response
+        mark_respiratory(self.movements, events or [])
         self.series = find_series(self.movements, series, bed)
-        self.summary = summarise(self.movements, self.series, bed, series)
+        self.summary = summarise(self.movements, self.series, bed, series, events, vitals)
         self.fs, self.channels, self.duration_s = fs, channels, duration_s
         self.extra = extra or {}
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "recording": {"fs": self.fs, "channels": self.channels, "duration_s": round(self.duration_s, 2),
                           **self.extra},
             "movements": [m.as_dict() for m in self.movements],
@@ -349,6 +432,13 @@ class NightResult:
             "summary": self.summary,
             "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in self.bed],
         }
+        if self.vitals is not None:
+            out["vitals"] = self.vitals
+        if self.events is not None:
+            out["respiratory_events"] = [{"onset_s": round(a, 2), "offset_s": round(b, 2)} for a, b in self.events]
+        if self.heart_response is not None:
+            out["heart_response"] = self.heart_response
+        return out
 
 
 def _histogram(values: list[float], width: float, bins: int) -> list[int]:
@@ -364,6 +454,9 @@ def _histogram(values: list[float], width: float, bins: int) -> list[int]:
     return counts
 
 
+SLEEPER_KEYS = ("movements", "series", "bed", "summary", "vitals", "respiratory_events", "heart_response")
+
+
 class CoupleResult:
     """Two sleepers' nights from one recording, each with how often they moved just after the other."""
 
@@ -376,6 +469,6 @@ class CoupleResult:
         """DESIGN.md's "Two sleepers": the first sleeper's night at the top level, and each one's."""
         each = [night.as_dict() for night in self.nights]
         top = dict(each[0])
-        top["sleepers"] = [{"name": name, "channel": k, "movements": d["movements"], "series": d["series"],
-                            "bed": d["bed"], "summary": d["summary"]} for k, (name, d) in enumerate(zip(self.names, each))]
+        top["sleepers"] = [{"name": name, "channel": k, **{key: d[key] for key in SLEEPER_KEYS if key in d}}
+                           for k, (name, d) in enumerate(zip(self.names, each))]
         return top
