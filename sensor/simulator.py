@@ -10,9 +10,20 @@ Components, with their typical size and band:
 - Respiration: 0.15-0.4 Hz, rate drifting slowly, amplitude ~2-6 under the legs
   (far more at the chest); one depth per night (no sighs: bench.robustness tries
   deeper breathing).
+- Breathing events (profiles with `events`): episodes of 5-20 minutes in which
+  breathing stops or shrinks for 10-40 s at a time, event after event, each ended by
+  2-4 deep recovery breaths and, often (60 %), a leg movement from 1.5 s before to
+  4 s after the end (the arousal that ends it). Three kinds, one per episode: a
+  central pause (no breathing movement at all), an obstructed breath (chest and belly
+  move against each other: the net movement at the strip falls to 10-30 %, its
+  shape changed) and a shallow stretch (25-40 %). In the truth an event runs from
+  the last normal breath's end to the first recovery breath.
 - Ballistocardiogram (BCG): one beat every 0.7-1.25 s (48-84 a minute, a sleeping
-  adult; heart-rate variability ~5 %), a damped 4-8 Hz wavelet, amplitude varying
-  +-25 % beat to beat. RMS ~1.
+  adult; heart-rate variability ~5 % beat to beat), a damped 4-8 Hz wavelet,
+  amplitude varying +-25 % beat to beat. RMS ~1. The rate drifts +-6 % over the
+  night and rises after each of the sleeper's movements (a leg movement 3-10 a
+  minute, turning over 8-20, peaking ~4 s after the onset, gone within ~20 s). The
+  truth lists each minute's true heart and breathing rate.
 - Leg movements (LM), 0.5-10 s: band-limited 0.5-8 Hz force bursts under a smooth
   envelope plus a small weight shift; RMS 2.5x to 30x the heartbeat, log-uniform,
   so some are only a few times the heartbeat. Isolated ones (a Poisson process)
@@ -65,6 +76,10 @@ PROFILES = {
     "severe": dict(front="piezo", bits=12, fs=250.0, series=6.0, iso_rate=20.0, partner=False),
     "quiet": dict(front="piezo", bits=12, fs=250.0, series=0.0, iso_rate=3.0, partner=False),
     "partner": dict(front="piezo", bits=12, fs=250.0, series=2.0, iso_rate=8.0, partner=True),
+    # breathing events in episodes (episodes per 8 h), on a piezo and on a load cell
+    "breathing": dict(front="piezo", bits=12, fs=250.0, series=2.0, iso_rate=8.0, partner=False, events=4.0),
+    "breathing_loadcell": dict(front="loadcell", bits=24, fs=100.0, series=2.0, iso_rate=8.0, partner=False,
+                               events=4.0),
 }
 # two sleepers, a strip under each: the first sleeper is the one who kicks, the second kicks less
 COUPLES = {
@@ -109,6 +124,9 @@ class Truth:
     sleepers: list = field(default_factory=list)
     coupling: float | None = None
     corner_hz: float | None = None
+    # breathing events [onset, offset], and each minute's true [start, heart bpm, breaths a minute]
+    respiratory_events: list = field(default_factory=list)
+    vitals: list = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -141,6 +159,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
 
     sl = _one_sleeper(rng, n, fs, hours, p, world)
     truth.lms, truth.large, truth.bed = sl.lms, sl.large, sl.bed
+    truth.respiratory_events, truth.vitals = sl.events, sl.vitals
     force, coupling = sl.force, sl.coupling
 
     # --- a partner: breathing, heartbeat and movements, through the mattress sideways
@@ -169,6 +188,8 @@ class Sleeper:
     large: list
     bed: list
     coupling: np.ndarray     # how strongly their body reaches the strip, moment by moment
+    events: list = field(default_factory=list)   # breathing events [onset, offset]
+    vitals: list = field(default_factory=list)   # per minute [start, heart bpm, breaths a minute]
 
 
 FOLLOW_SHARE = 0.3   # of the other's movements, the share this sleeper answers within a few seconds
@@ -228,14 +249,23 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
     rate = np.clip(rate, 0.15, 0.4)
     phase = 2 * np.pi * np.cumsum(rate) / fs
     resp_amp = rng.uniform(*world.breathing)
-    body += resp_amp * (np.sin(phase) + 0.25 * np.sin(2 * phase + 0.7))
+    breath = np.sin(phase) + 0.25 * np.sin(2 * phase + 0.7)
+    events, depth, paradox = _breathing_events(rng, n, fs, bed, phase, p.get("events", 0.0) * hours / 8.0)
+    body += resp_amp * (depth * breath + paradox * np.sin(2 * phase + 2.0))
 
-    # --- ballistocardiogram
-    body += _bcg(rng, n, fs, world.heart_rate)
+    # --- ballistocardiogram: the beats drawn now, placed once the movements that raise the rate are known
+    beats = _heartbeats(rng, n, fs, world.heart_rate)
 
     # --- leg movements: series and isolated
     lms = []
     free = _FreeTime(bed, turns)
+    for _, end in events:
+        # the arousal that ends a breathing event, often with a leg movement
+        if rng.random() < 0.6:
+            a = end + rng.uniform(-1.5, 4.0)
+            d = float(np.clip(rng.lognormal(np.log(1.8), 0.4), 0.7, 6.0))
+            if free.ok(a, a + d):
+                lms.append((a, a + d))
     n_series = rng.poisson(p["series"] * hours / 8.0)
     spans: list[tuple[float, float]] = []          # series do not overlap: one pair of legs
     for _ in range(n_series * 20):
@@ -244,7 +274,7 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
         shortest = min(5 * 60, dur / 6)
         length = rng.uniform(shortest, max(shortest, min(120 * 60, dur / 3)))
         t0 = rng.uniform(bed_in, max(bed_in + 1, bed_out - length))
-        if any(t0 < b + 120 and t0 + length > a - 120 for a, b in spans):
+        if any(t0 < b + 120 and t0 + length > a - 120 for a, b in spans + _spans_of(events)):
             continue
         spans.append((t0, t0 + length))
         imi = rng.uniform(15, 40)
@@ -260,7 +290,7 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
         t = rng.uniform(bed_in, bed_out)
         d = float(np.clip(rng.lognormal(np.log(2.0), 0.6), 0.7, 9.0))
         # isolated movements come between series, not inside them
-        if (free.ok(t - 2, t + d + 2) and not any(a - 60 < t < b + 60 for a, b in spans)
+        if (free.ok(t - 2, t + d + 2) and not any(a - 60 < t < b + 60 for a, b in spans + _spans_of(events))
                 and all(t + d + 1.0 < a or t > b + 1.0 for a, b in lms)):
             lms.append((t, t + d))
     lms.sort()
@@ -298,8 +328,12 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
                 lms.append((a, a + d))
                 body += _leg(rng, n, fs, a, a + d, np.exp(rng.uniform(np.log(2.5), np.log(30))), world.lm_shape)
     lms.sort()
+    heart = _heart_rate(rng, n, fs, beats.rate, [a for a, _ in lms], [a for a, _ in large])
+    body += _bcg(beats, heart, n, fs)
+    vitals = _true_vitals(heart, rate, fs, dur)
     return Sleeper(gain * body + load, [[round(a, 3), round(b, 3)] for a, b in lms],
-                   [[round(a, 2), round(b, 2)] for a, b in large], truth_bed, coupling)
+                   [[round(a, 2), round(b, 2)] for a, b in large], truth_bed, coupling,
+                   [[round(a, 2), round(b, 2)] for a, b in events], vitals)
 
 
 def _night_frame(hours: float, seed: int, fs: float) -> tuple[float, np.random.Generator, int]:
@@ -346,7 +380,9 @@ def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", 
         channels.append(volts)
     truth = Truth(fs, dur, profile, seed, first.lms, first.large, first.bed, coupling=round(c, 3),
                   corner_hz=round(corner, 2))
-    truth.sleepers = [{"lms": sl.lms, "large": sl.large, "bed": sl.bed} for sl in (first, second)]
+    truth.respiratory_events, truth.vitals = first.events, first.vitals
+    truth.sleepers = [{"lms": sl.lms, "large": sl.large, "bed": sl.bed, "respiratory_events": sl.events,
+                       "vitals": sl.vitals} for sl in (first, second)]
     return Recording(fs, np.column_stack(channels), start, "V"), truth
 
 
@@ -356,7 +392,8 @@ def _partner(rng, n, fs, heart_rate):
     t = np.arange(n) / fs
     rate = rng.uniform(0.2, 0.33)
     force = 0.2 * rng.uniform(2, 6) * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
-    force += 0.2 * _bcg(rng, n, fs, heart_rate)
+    beats = _heartbeats(rng, n, fs, heart_rate)
+    force += 0.2 * _bcg(beats, np.full(int(n / fs / HEART_GRID_S) + 2, beats.rate), n, fs)
     moves = np.zeros(n)
     partner = []
     t0 = rng.uniform(300, 900)
@@ -392,19 +429,130 @@ def _smooth_walk(rng, n, fs, tau):
     return np.interp(np.linspace(0, m - 1, n), np.arange(m), knots)
 
 
-def _bcg(rng, n, fs, heart_rate):
+@dataclass
+class _Beats:
+    """A night's heartbeats as drawn: the mean rate, each beat's place in beats (with its
+    beat-to-beat variation) and size, and the wavelet one beat makes at the strip."""
+
+    rate: float            # beats per second
+    index: np.ndarray      # beat k falls where the heart has beaten index[k] times
+    size: np.ndarray
+    wavelet: np.ndarray
+
+
+def _heartbeats(rng, n, fs, heart_rate) -> _Beats:
     hr = rng.uniform(*heart_rate)  # beats per second
     dur = n / fs
-    rr = 1 / hr * (1 + 0.05 * rng.standard_normal(int(dur * hr * 1.3) + 10))
-    beats = np.cumsum(rr)
-    beats = beats[beats < dur - 1]
-    train = np.zeros(n)
-    np.add.at(train, (beats * fs).astype(int), rng.normal(1.0, 0.25, len(beats)))
+    index = np.cumsum(1 + 0.05 * rng.standard_normal(int(dur * hr * 1.3) + 10))
+    size = rng.normal(1.0, 0.25, len(index))
     k = np.arange(int(0.5 * fs)) / fs
     f0 = rng.uniform(4, 8)
     wavelet = np.sin(2 * np.pi * f0 * k) * np.exp(-k / 0.09)
     wavelet /= np.sqrt(np.sum(wavelet ** 2) * hr / fs)  # RMS ~1 at this heart rate
-    return np.convolve(train, wavelet)[:n]
+    return _Beats(hr, index, size, wavelet)
+
+
+HEART_GRID_S = 0.1
+
+
+def _heart_rate(rng, n, fs, base, lm_onsets, large_onsets) -> np.ndarray:
+    """Beats per second on a 0.1 s grid: `base`, drifting +-6 % over the night, risen after each movement."""
+    m = int(n / fs / HEART_GRID_S) + 2
+    t = np.arange(m) * HEART_GRID_S
+    rate = base * (1 + 0.06 * np.clip(_smooth_walk(rng, m, 1 / HEART_GRID_S, 1800.0), -2, 2))
+    for onsets, rise in ((lm_onsets, (3.0, 10.0)), (large_onsets, (8.0, 20.0))):
+        for a in onsets:
+            i = int(a / HEART_GRID_S)
+            u = t[i:i + int(40 / HEART_GRID_S)] - a
+            u = np.maximum(u, 0.0)
+            rate[i:i + len(u)] += rng.uniform(*rise) / 60 * (u / 4) * np.exp(1 - u / 4)   # peak ~4 s after
+    return rate
+
+
+def _bcg(beats: _Beats, heart: np.ndarray, n, fs) -> np.ndarray:
+    """The heartbeats at the strip: beat k where the heart, beating at `heart`, has beaten index[k] times."""
+    grid = np.arange(len(heart)) * HEART_GRID_S
+    done = np.concatenate([[0.0], np.cumsum(heart[:-1]) * HEART_GRID_S])   # beats so far
+    times = np.interp(beats.index, done, grid, right=np.inf)
+    keep = times < n / fs - 1
+    train = np.zeros(n)
+    np.add.at(train, (times[keep] * fs).astype(int), beats.size[keep])
+    return np.convolve(train, beats.wavelet)[:n]
+
+
+def _true_vitals(heart: np.ndarray, breathing: np.ndarray, fs, dur) -> list:
+    """Each whole minute's mean heart rate and breathing rate, per minute."""
+    per = int(60 / HEART_GRID_S)
+    out = []
+    for k in range(int(dur // 60)):
+        hr = float(np.mean(heart[k * per:(k + 1) * per])) * 60
+        br = float(np.mean(breathing[int(k * 60 * fs):int((k + 1) * 60 * fs)])) * 60
+        out.append([k * 60, round(hr, 2), round(br, 2)])
+    return out
+
+
+def _breathing_events(rng, n, fs, bed, phase, episodes: float):
+    """Episodes of breathing events: where they are, and the depth of breathing (1 = the sleeper's
+    own) and the residue of an obstructed breath moment by moment."""
+    depth = np.ones(n)
+    paradox = np.zeros(n)
+    events = []
+    if episodes <= 0:
+        return events, depth, paradox
+    cycles = phase / (2 * np.pi)          # breaths so far
+    spans = []
+    for _ in range(rng.poisson(episodes)):
+        length = rng.uniform(300, 1200)
+        a, b = max(bed, key=lambda p: p[1] - p[0])
+        if b - a < length + 1200:
+            continue
+        t0 = rng.uniform(a + 600, b - length - 300)
+        if any(t0 < y + 300 and t0 + length > x - 300 for x, y in spans):
+            continue
+        spans.append((t0, t0 + length))
+        kind = rng.choice(["central", "obstructive", "shallow"])
+        t = t0
+        while t < t0 + length:
+            # from the end of a breath (a whole breath cycle), for 10-40 s
+            i = int(t * fs)
+            start = np.searchsorted(cycles, np.ceil(cycles[i]))
+            end = start + int(rng.uniform(10, 40) * fs)
+            if end >= n - fs * 60:
+                break
+            level = {"central": rng.uniform(0, 0.03), "obstructive": rng.uniform(0.1, 0.3),
+                     "shallow": rng.uniform(0.25, 0.4)}[kind]
+            depth[start:end] = level
+            if kind == "obstructive":
+                paradox[start:end] = rng.uniform(0.05, 0.15)
+            # 2-4 deep recovery breaths from where the next breath begins
+            first = np.searchsorted(cycles, np.ceil(cycles[end]))
+            deep = np.searchsorted(cycles, cycles[first] + rng.integers(2, 5))
+            depth[end:first] = level
+            depth[first:deep] = rng.uniform(1.8, 3.0)
+            events.append((start / fs, first / fs))
+            t = deep / fs + rng.uniform(5, 20)
+    # breathing deepens and fades over a breath's fraction, never in a step (a step is a jolt)
+    return events, _smoothed(depth, int(0.5 * fs)), _smoothed(paradox, int(0.5 * fs))
+
+
+def _smoothed(x, k):
+    """`x` under a triangular moving average 2k samples wide."""
+    for _ in range(2):
+        pad = np.concatenate([np.full(k // 2, x[0]), x, np.full(k - k // 2, x[-1])])
+        c = np.concatenate([[0.0], np.cumsum(pad)])
+        x = (c[k:] - c[:-k])[:len(x)] / k
+    return x
+
+
+def _spans_of(events, margin=60.0):
+    """The episodes of breathing events, as spans no other series or isolated movement enters."""
+    out = []
+    for a, b in events:
+        if out and a - out[-1][1] < margin:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _band_noise(rng, m, fs, lo, hi):

@@ -7,6 +7,7 @@ from appliance.detection.pipeline import StreamDetector
 from appliance.detection.scoring import CoupleResult, NightResult, bed_periods
 from appliance.detection.sleepers import CoupleDetector
 from appliance.detection.settings import Rules
+from appliance.detection.vitals import Minute, breathing_events, heart_response, read_signal, vitals_of
 
 
 def _stream(det, signal: np.ndarray, block: int | None) -> list[tuple[list, list]]:
@@ -32,7 +33,21 @@ def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, bloc
     duration = signal.shape[0] / fs
     bed = bed_periods(changes, duration)
     extra = {"sensor": det.health.as_dict()}
-    return NightResult(movements, bed, cfg.series, fs, signal.shape[1], duration, extra)
+    return _scored(movements, bed, cfg, fs, signal.shape[1], duration, extra, _clearest(signal, fs))
+
+
+def _clearest(signal: np.ndarray, fs: float) -> list[Minute]:
+    """One sleeper's minutes: with two strips under them, each minute from the strip whose heart
+    rhythm was the clearer (the one more of its seconds had)."""
+    per_strip = [read_signal(signal[:, c], fs) for c in range(signal.shape[1])]
+    return [max(each, key=lambda m: int(np.isfinite(m.intervals).sum())) for each in zip(*per_strip)]
+
+
+def _scored(movements, bed, cfg, fs, channels, duration, extra, minutes: list[Minute]) -> NightResult:
+    """A night scored with its breathing events, minutes in bed and the heart's answer to a kick."""
+    events = breathing_events(minutes, movements, bed)
+    return NightResult(movements, bed, cfg.series, fs, channels, duration, extra, events=events,
+                       vitals=vitals_of(minutes, movements, bed), heart_response=heart_response(minutes, movements))
 
 
 def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules | None = None,
@@ -43,7 +58,7 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
         raise ValueError(f"two sleepers need two channels, one per name; got {signal.shape} for {names}")
     det = CoupleDetector(fs, cfg.detection)
     duration = signal.shape[0] / fs
-    nights = [NightResult(movements, bed_periods(changes, duration), cfg.series, fs, 2, duration,
-                          {"sensor": side.det.health.as_dict()})
-              for (movements, changes), side in zip(_stream(det, signal, block), det.sides)]
+    nights = [_scored(movements, bed_periods(changes, duration), cfg, fs, 2, duration,
+                      {"sensor": side.det.health.as_dict()}, read_signal(signal[:, k], fs))
+              for k, ((movements, changes), side) in enumerate(zip(_stream(det, signal, block), det.sides))]
     return CoupleResult(nights, names)
