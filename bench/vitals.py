@@ -30,7 +30,7 @@ import numpy as np
 
 from appliance.config import Config
 from appliance.detection.analysis import analyze_signal
-from appliance.detection.evaluation import overlapping, prf
+from appliance.detection.evaluation import prf
 from appliance.detection.scoring import NightResult, Movement
 from sensor.recording import read_recording
 from sensor.simulator import simulate_night

@@ -46,8 +46,10 @@ def _clearest(signal: np.ndarray, fs: float) -> list[Minute]:
 def _scored(movements, bed, cfg, fs, channels, duration, extra, minutes: list[Minute]) -> NightResult:
     """A night scored with its breathing events, minutes in bed and the heart's answer to a kick."""
     events = breathing_events(minutes, movements, bed)
-    return NightResult(movements, bed, cfg.series, fs, channels, duration, extra, events=events,
-                       vitals=vitals_of(minutes, movements, bed), heart_response=heart_response(minutes, movements))
+    night = NightResult(movements, bed, cfg.series, fs, channels, duration, extra, events=events,
+                        vitals=vitals_of(minutes, movements, bed))
+    night.heart_response = heart_response(minutes, night.movements)   # once the series say which are periodic
+    return night
 
 
 def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules | None = None,

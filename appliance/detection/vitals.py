@@ -9,18 +9,22 @@ only asks how far apart the repeats of whatever the signal does are.
 The chain, per minute of the recording (minutes start at whole multiples of 60 s),
 on the minute and a few seconds either side:
 
-1. Two bands, each cut out and resampled in one step in the frequency domain: the
-   heart band (3-12 Hz, at 40 Hz: above breathing's harmonics and below hum) and the
-   breathing band (0.1-0.8 Hz, at 5 Hz).
+1. As samples arrive, boxcars of 1/50 s and 1/60 s (mains hum falls in their nulls)
+   and every k-th sample kept, to 80-100 a second: once, so that a minute costs little.
+   Then per minute two bands, each cut out and resampled in one step in the frequency
+   domain: the heart band (3-10 Hz, at 25 Hz: above breathing's harmonics and below
+   hum) and the breathing band (0.1-0.8 Hz, at 5 Hz).
 2. Beat-to-beat intervals: every second, the normalised autocorrelation of the
    heart band over the 6 s around it; the interval is the lag of its highest peak
    between 0.4 and 1.5 s (150 to 40 beats a minute). A peak at half that lag almost
    as high means the highest was two beats (a BCG with a weak beat between strong
    ones), so the half is taken. Its height is the window's quality: a clear rhythm
    repeats (near 1), noise or movement does not.
-3. The minute's heart rate: the median interval of the seconds whose quality passes,
-   kept only when most of the minute passes and agrees within 8 %: otherwise the
-   minute has no heart rate, rather than a guess.
+3. The minute's heart rate: the median interval of the largest group of seconds that
+   pass and agree within 8 %, kept only when that group holds at least 15 seconds and
+   a third of those that pass, and no other group comes near its size (a BCG rich in
+   one harmonic gives peaks at fractions of the beat: when they compete, the rhythm is
+   not clear). Otherwise the minute has no heart rate, rather than a guess.
 4. Breathing rate: the same on the breathing band over the minute and 10 s either
    side, lags 1.5-10 s (40 to 6 breaths a minute).
 5. Breathing depth: the envelope of the breathing band (its analytic signal's size),
@@ -31,13 +35,14 @@ minutes that lie wholly in bed and empties those a movement touches.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 MINUTE_S = 60.0
-HEART_BAND = (3.0, 12.0)
-HEART_FS = 40.0
+HEART_BAND = (3.0, 10.0)
+HEART_FS = 25.0
 BREATH_BAND = (0.1, 0.8)
 BREATH_FS = 5.0
 HEART_WINDOW_S = 6.0
@@ -46,8 +51,10 @@ BREATH_LAGS_S = (1.5, 10.0)
 BREATH_MARGIN_S = 10.0
 MIN_QUALITY = 0.3           # a window's autocorrelation peak under this has no clear heart rhythm
 MIN_BREATH_QUALITY = 0.4
-AGREE = 0.08                # a minute's intervals agree when within 8 % of their median
-MIN_SHARE = 0.5             # ...and at least half of its seconds do
+AGREE = 0.08                # seconds agree when their intervals lie within 8 % of one another's median
+MIN_SHARE = 0.34            # ...and a third of the seconds with a rhythm do
+MIN_SECONDS = 15            # ...and at least this many seconds of the minute
+RIVAL = 0.75                # a second group of agreeing seconds this large, relative, leaves it in doubt
 OCTAVE = 0.8                # a peak at half the lag this high, relative, is the true interval
 MARGIN_S = HEART_WINDOW_S / 2 + BREATH_MARGIN_S
 
@@ -63,29 +70,59 @@ class Minute:
     depth: np.ndarray          # breathing envelope at BREATH_FS over the minute
 
 
-def _band(x: np.ndarray, fs: float, lo: float, hi: float, fs_out: float) -> np.ndarray:
-    """`x` band-passed (smooth fourth-order edges) and resampled to `fs_out`, in one FFT."""
-    n = len(x)
-    spec = np.fft.rfft(x - x.mean())
-    f = np.fft.rfftfreq(n, 1 / fs)
+def _bands(x: np.ndarray, fs: float, bands) -> list[tuple[np.ndarray, float]]:
+    """Each row of `x` band-passed (smooth fourth-order edges) and resampled, per (lo, hi, fs_out)
+    in `bands`, from one FFT (zero-padded, in and out, to lengths an FFT is fast at); each
+    with the rate it actually came out at."""
+    n = x.shape[-1]
+    size = _fast_length(n)
+    spec = np.fft.rfft(x - x.mean(axis=-1, keepdims=True), size, axis=-1)
+    out = []
+    for lo, hi, fs_out in bands:
+        m = _fast_length(int(np.ceil(size * fs_out / fs)))
+        gain = _gain(size, fs, lo, hi)[:m // 2 + 1]
+        cut = np.zeros(x.shape[:-1] + (m // 2 + 1,), complex)
+        k = min(cut.shape[-1], spec.shape[-1])
+        cut[..., :k] = spec[..., :k] * gain[:k]
+        rate = fs * m / size
+        y = np.fft.irfft(cut, m, axis=-1) * m / size
+        out.append((y[..., :int(n * rate / fs)], rate))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _gain(size: int, fs: float, lo: float, hi: float) -> np.ndarray:
+    f = np.fft.rfftfreq(size, 1 / fs)
     with np.errstate(divide="ignore"):
-        gain = 1 / (1 + (lo / np.maximum(f, 1e-9)) ** 4) / (1 + (f / hi) ** 4)
-    m = max(2, int(round(n * fs_out / fs)))
-    out = np.zeros(m // 2 + 1, complex)
-    k = min(len(out), len(spec))
-    out[:k] = (spec * gain)[:k]
-    return np.fft.irfft(out, m) * m / n
+        return 1 / (1 + (lo / np.maximum(f, 1e-9)) ** 4) / (1 + (f / hi) ** 4)
 
 
-def _autocorr(w: np.ndarray) -> np.ndarray:
-    """Normalised, unbiased autocorrelation of each row of `w` (lags 0 .. n-1)."""
+def _autocorr(w: np.ndarray, max_lag: int) -> np.ndarray:
+    """Normalised, unbiased autocorrelation of each row of `w`, lags 0 .. max_lag (the FFT only as
+    long as those lags need: no wrap-around reaches them)."""
     n = w.shape[-1]
     w = w - w.mean(axis=-1, keepdims=True)
-    spec = np.fft.rfft(w, 2 * n, axis=-1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, axis=-1)[..., :n]
-    ac = ac / (n - np.arange(n))
+    spec = np.fft.rfft(w, _fast_length(n + max_lag + 1), axis=-1)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, axis=-1)[..., :max_lag + 1]
+    ac = ac / (n - np.arange(max_lag + 1))
     zero = ac[..., :1]
     return np.divide(ac, zero, out=np.zeros_like(ac), where=zero > 0)
+
+
+def _fast_length(n: int) -> int:
+    """The smallest length >= n made of 2s, 3s and 5s (fast for an FFT)."""
+    best = 1 << int(np.ceil(np.log2(max(n, 1))))
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def _periods(ac: np.ndarray, fs: float, lags_s: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -120,58 +157,104 @@ def _refine(ac: np.ndarray, lag: np.ndarray) -> np.ndarray:
     return i + np.clip(shift, -0.5, 0.5)
 
 
-def _agreed(values: np.ndarray, per_minute: int) -> float | None:
-    """The median of `values` if enough are there and agree, else None."""
-    v = values[np.isfinite(values)]
-    if len(v) < MIN_SHARE * per_minute:
+def _agreed(values: np.ndarray) -> float | None:
+    """The median of the largest group of `values` that agree (within AGREE of one another's
+    median), if it holds MIN_SECONDS and MIN_SHARE of the seconds with a rhythm and no rival
+    group comes near it; else None."""
+    v = np.sort(values[np.isfinite(values)])
+    if len(v) < MIN_SECONDS:
         return None
-    med = float(np.median(v))
-    close = v[np.abs(v - med) <= AGREE * med]
-    if len(close) < MIN_SHARE * per_minute:
+    # for each value as a centre, how many lie within AGREE of it
+    lo = np.searchsorted(v, v * (1 - AGREE), side="left")
+    hi = np.searchsorted(v, v * (1 + AGREE), side="right")
+    counts = hi - lo
+    best = int(np.argmax(counts))
+    if counts[best] < max(MIN_SECONDS, MIN_SHARE * len(v)):
         return None
-    return float(np.median(close))
+    group = v[lo[best]:hi[best]]
+    centre = float(np.median(group))
+    rivals = counts[np.abs(v - centre) > 2 * AGREE * centre]
+    if len(rivals) and rivals.max() > RIVAL * counts[best]:
+        return None
+    return centre
 
 
-def read_minute(x: np.ndarray, fs: float, t_s: float, before_s: float) -> Minute:
-    """One minute's readings from `x`, which holds the minute with `before_s` of signal before it
-    and MARGIN_S after it (less at the ends of a recording)."""
-    start = int(round(before_s * fs))
-    heart = _band(x, fs, *HEART_BAND, HEART_FS)
-    hstart = int(round(before_s * HEART_FS))
-    half = int(HEART_WINDOW_S / 2 * HEART_FS)
-    centres = hstart + (np.arange(int(MINUTE_S)) + 0.5) * HEART_FS
-    centres = centres.astype(int)
-    keep = (centres - half >= 0) & (centres + half <= len(heart))
-    intervals = np.full(int(MINUTE_S), np.nan)
+def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float) -> list[Minute]:
+    """The readings of minutes starting at `starts`, from the rows of `x`: each the minute with
+    `before_s` of signal before it and up to MARGIN_S after it (less at the ends of a recording)."""
+    per = int(MINUTE_S)
+    (heart, heart_fs), (breath, breath_fs) = _bands(x, fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
+    k, length = heart.shape
+    hstart = int(round(before_s * heart_fs))
+    half = int(HEART_WINDOW_S / 2 * heart_fs)
+    centres = (hstart + (np.arange(per) + 0.5) * heart_fs).astype(int)
+    keep = (centres - half >= 0) & (centres + half <= length)
+    intervals = np.full((k, per), np.nan)
     if keep.any():
         idx = centres[keep][:, None] + np.arange(-half, half)[None, :]
-        lag, quality = _periods(_autocorr(heart[idx]), HEART_FS, HEART_LAGS_S)
-        intervals[keep] = np.where(quality >= MIN_QUALITY, lag, np.nan)
-    beat = _agreed(intervals, int(MINUTE_S))
+        max_lag = int(HEART_LAGS_S[1] * heart_fs) + 3
+        lag, quality = _periods(_autocorr(heart[:, idx].reshape(-1, 2 * half), max_lag), heart_fs, HEART_LAGS_S)
+        intervals[:, keep] = np.where(quality >= MIN_QUALITY, lag, np.nan).reshape(k, -1)
 
-    breath = _band(x, fs, *BREATH_BAND, BREATH_FS)
-    bstart = int(round(before_s * BREATH_FS))
-    span = breath[max(0, bstart - int(BREATH_MARGIN_S * BREATH_FS)):bstart + int((MINUTE_S + BREATH_MARGIN_S) * BREATH_FS)]
-    breaths = None
-    if len(span) > BREATH_LAGS_S[1] * BREATH_FS * 2:
-        lag, quality = _periods(_autocorr(span[None, :]), BREATH_FS, BREATH_LAGS_S)
-        if quality[0] >= MIN_BREATH_QUALITY and np.isfinite(lag[0]):
-            breaths = round(60.0 / float(lag[0]), 1)
-    depth = _envelope(breath)[bstart:bstart + int(MINUTE_S * BREATH_FS)]
-    del start
-    return Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals, depth)
+    bstart = int(round(before_s * breath_fs))
+    span = breath[:, max(0, bstart - int(BREATH_MARGIN_S * breath_fs)):bstart + int((MINUTE_S + BREATH_MARGIN_S) * breath_fs)]
+    rates = np.full(k, np.nan)
+    if span.shape[1] > BREATH_LAGS_S[1] * breath_fs * 2:
+        lag, quality = _periods(_autocorr(span, int(BREATH_LAGS_S[1] * breath_fs) + 3), breath_fs, BREATH_LAGS_S)
+        rates = np.where(quality >= MIN_BREATH_QUALITY, lag, np.nan)
+    depth = _envelope(breath)[:, bstart:bstart + int(MINUTE_S * BREATH_FS)]
+    if 0 < depth.shape[1] < int(MINUTE_S * BREATH_FS):
+        depth = np.pad(depth, ((0, 0), (0, int(MINUTE_S * BREATH_FS) - depth.shape[1])), mode="edge")
+    out = []
+    for row, t_s in enumerate(starts):
+        beat = _agreed(intervals[row])
+        breaths = round(60.0 / float(rates[row]), 1) if np.isfinite(rates[row]) else None
+        out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row]))
+    return out
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:
     """The size of a narrow-band signal moment by moment: its analytic signal's magnitude."""
-    n = len(x)
-    spec = np.fft.fft(x)
+    n = x.shape[-1]
+    spec = np.fft.fft(x, axis=-1)
     h = np.zeros(n)
     h[0] = 1
     h[1:(n + 1) // 2] = 2
     if n % 2 == 0:
         h[n // 2] = 1
-    return np.abs(np.fft.ifft(spec * h))
+    return np.abs(np.fft.ifft(spec * h, axis=-1))
+
+
+BATCH = 32           # minutes read in one go (memory stays small on a Pi)
+REDUCED_FS = 80.0     # the rate the stream is reduced to, at least (above twice the heart band, hum aliased out of it)
+
+
+class _Reducer:
+    """Boxcars of 1/50 s and 1/60 s, then every `step`-th sample: the same output however the
+    stream is cut into blocks."""
+
+    def __init__(self, fs: float):
+        self.hum = (max(1, round(fs / 50)), max(1, round(fs / 60)))
+        self.step = max(1, int(fs // REDUCED_FS))
+        self.fs = fs / self.step
+        self._tail = np.zeros(0)
+        self._tail_start = 0         # raw index of _tail[0]
+        self._next = 0               # raw index where the next output's boxcar starts
+
+        self._kernel = np.convolve(np.ones(self.hum[0]) / self.hum[0], np.ones(self.hum[1]) / self.hum[1])
+
+    def feed(self, x: np.ndarray) -> np.ndarray:
+        buf = np.concatenate([self._tail, x])
+        first = self._next - self._tail_start
+        if len(buf) - first < len(self._kernel):
+            self._tail = buf
+            return np.zeros(0)
+        windows = np.lib.stride_tricks.sliding_window_view(buf[first:], len(self._kernel))[::self.step]
+        out = windows @ self._kernel
+        self._next += len(out) * self.step
+        self._tail = buf[self._next - self._tail_start:]
+        self._tail_start = self._next
+        return out
 
 
 class VitalsReader:
@@ -179,34 +262,49 @@ class VitalsReader:
     `analyze` the whole signal at once): each minute once MARGIN_S of signal after it is in."""
 
     def __init__(self, fs: float):
-        self.fs = float(fs)
+        self._reduce = _Reducer(float(fs))
+        self.fs = self._reduce.fs
         self._buf = np.zeros(0)
-        self._buf_start = 0          # sample index of _buf[0]
+        self._buf_start = 0          # sample index of _buf[0], at the reduced rate
         self._next = 0               # the next minute to read
         self.minutes: list[Minute] = []
 
     def feed(self, samples: np.ndarray) -> list[Minute]:
-        self._buf = np.concatenate([self._buf, np.asarray(samples, dtype=np.float64).ravel()])
+        reduced = self._reduce.feed(np.asarray(samples, dtype=np.float64).ravel())
+        self._buf = np.concatenate([self._buf, reduced])
         return self._read(final=False)
 
     def finish(self) -> list[Minute]:
         return self._read(final=True)
+
+    def _read_batch(self, starts: list[int], lo: int, hi: int) -> list[Minute]:
+        """Minutes starting at the reduced-rate sample indices `starts`, each from `lo`-`hi` shifted to it."""
+        rows = np.stack([self._buf[lo - starts[0] + a - self._buf_start:hi - starts[0] + a - self._buf_start]
+                         for a in starts])
+        per = int(round(MINUTE_S * self.fs))
+        return read_minutes(rows, self.fs, [a // per * MINUTE_S for a in starts], (starts[0] - lo) / self.fs)
 
     def _read(self, final: bool) -> list[Minute]:
         out = []
         per = int(round(MINUTE_S * self.fs))
         margin = int(round(MARGIN_S * self.fs))
         end = self._buf_start + len(self._buf)
+        whole: list[int] = []        # minutes with their full margins, read together
         while True:
             a = self._next * per
             b = a + per
             if b + (0 if final else margin) > end or (final and b > end):
                 break
-            lo = max(self._buf_start, a - margin)
-            hi = min(end, b + margin)
-            x = self._buf[lo - self._buf_start:hi - self._buf_start]
-            out.append(read_minute(x, self.fs, a / self.fs, (a - lo) / self.fs))
+            lo, hi = a - margin, b + margin
+            if lo >= self._buf_start and hi <= end:
+                whole.append(a)
+            else:
+                out.extend(self._read_batch([a], max(self._buf_start, lo), min(end, hi)))
             self._next += 1
+        for i in range(0, len(whole), BATCH):
+            batch = whole[i:i + BATCH]
+            out.extend(self._read_batch(batch, batch[0] - margin, batch[0] + per + margin))
+        out.sort(key=lambda m: m.t_s)
         keep_from = max(self._buf_start, self._next * per - margin)
         self._buf = self._buf[keep_from - self._buf_start:]
         self._buf_start = keep_from
@@ -281,32 +379,41 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
             continue
         bar = EVENT_DEPTH * level[a]
         b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS))
-        if (b - a) / BREATH_FS >= EVENT_MIN_S:
-            events.append((round(float(t[a]), 2), round(float(t[b - 1] + 1 / BREATH_FS), 2)))
+        end = float(t[b - 1] + 1 / BREATH_FS)
+        if b < len(known) and not known[b]:
+            # it ran into a movement: the pause lasted until the movement began
+            end = max(end, min((m.onset_s for m in movements
+                                if m.onset_s - MOVEMENT_MARGIN_S <= t[b] < m.offset_s + MOVEMENT_MARGIN_S), default=end))
+        if end - float(t[a]) >= EVENT_MIN_S:
+            events.append((round(float(t[a]), 2), round(end, 2)))
         i = b
     return events
 
 
+LEVEL_BLOCK_S = 10.0
+
+
 def _running_level(depth: np.ndarray, breathing: np.ndarray) -> np.ndarray:
-    """Per sample: the median depth of the breathing samples in the BASELINE_S before it, updated
-    every second (NaN where too little is known)."""
-    step = int(BREATH_FS)
-    span = int(BASELINE_S * BREATH_FS)
-    masked = np.where(breathing, depth, np.nan)
-    starts = np.arange(0, len(depth), step)
-    level = np.full(len(depth), np.nan)
-    if len(depth) > span:
-        windows = np.lib.stride_tricks.sliding_window_view(masked, span)[::step]   # windows[k] = masked[k*step : k*step+span]
-        enough = np.count_nonzero(np.isfinite(windows), axis=1) >= span / 4
-        med = np.full(len(windows), np.nan)
-        if enough.any():
-            med[enough] = np.nanmedian(windows[enough], axis=1)
-        # the level at sample i is the median over the span ending at i
-        for k, s0 in enumerate(starts):
-            w = (s0 - span) // step
-            if 0 <= w < len(med):
-                level[s0:s0 + step] = med[w]
-    return level
+    """Per sample: the median depth of the breathing in the BASELINE_S before its 10-second block
+    (the median of those blocks' medians; NaN where too little is known)."""
+    block = int(LEVEL_BLOCK_S * BREATH_FS)
+    k = int(BASELINE_S / LEVEL_BLOCK_S)
+    n = len(depth) // block * block
+    masked = np.where(breathing, depth, np.nan)[:n].reshape(-1, block)
+    enough = np.count_nonzero(np.isfinite(masked), axis=1) >= block / 4
+    med = np.full(len(masked), np.nan)
+    if enough.any():
+        med[enough] = np.nanmedian(masked[enough], axis=1)
+    padded = np.concatenate([np.full(k, np.nan), med])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k)[:len(med)]   # the k blocks before each
+    seen = np.count_nonzero(np.isfinite(windows), axis=1)
+    level = np.full(len(med), np.nan)
+    ok = seen >= k / 4
+    if ok.any():
+        level[ok] = np.nanmedian(windows[ok], axis=1)
+    out = np.full(len(depth), np.nan)
+    out[:n] = np.repeat(level, block)
+    return out
 
 
 def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int) -> int:
@@ -350,15 +457,16 @@ def heart_response(minutes: list[Minute], movements) -> dict | None:
     """The average heart rate, second by second, from 10 s before to 30 s after the onsets of the
     night's leg movements (periodic and not, apart), and its rise over the rate before.
 
-    Each kick's curve is its beat-interval track (a second with no clear rhythm, as during the
-    kick itself, is left out of that second's average), in beats a minute; the rise is the curve's
-    highest second after the onset less its mean over the 10 s before.
+    Each kick's curve is its beat-interval track, in beats a minute; a second with no clear
+    rhythm, or whose window the kick itself (or another movement) lies in, is left out of that
+    second's average, and a second that fewer than RESPONSE_MIN kicks have is left empty. The
+    rise is the curve's highest second after the onset less its mean over the seconds before.
     """
     if not minutes:
         return None
     track = np.concatenate([m.intervals for m in minutes])
     t0 = int(minutes[0].t_s)
-    reach = HEART_WINDOW_S / 2 + MOVEMENT_MARGIN_S     # a second whose window a movement touches
+    reach = HEART_WINDOW_S / 2 + 0.5     # a second whose window a movement touches: its rhythm is the kick's
     for m in movements:
         track[max(0, int(m.onset_s - reach) - t0):max(0, int(np.ceil(m.offset_s + reach)) - t0)] = np.nan
     lags = np.arange(-RESPONSE_BEFORE_S, RESPONSE_AFTER_S + 1)
@@ -379,10 +487,9 @@ def heart_response(minutes: list[Minute], movements) -> dict | None:
 def _curve(rows: np.ndarray) -> dict | None:
     seen = np.isfinite(rows)
     counts = seen.sum(axis=0)
-    if counts[:RESPONSE_BEFORE_S].min() < RESPONSE_MIN:
+    mean = np.where(counts >= RESPONSE_MIN, np.nansum(rows, axis=0) / np.maximum(counts, 1), np.nan)
+    if np.count_nonzero(np.isfinite(mean[:RESPONSE_BEFORE_S])) < RESPONSE_BEFORE_S // 3:
         return None
-    with np.errstate(invalid="ignore"):
-        mean = np.where(counts > 0, np.nansum(rows, axis=0) / np.maximum(counts, 1), np.nan)
     before = float(np.nanmean(mean[:RESPONSE_BEFORE_S]))
     after = mean[RESPONSE_BEFORE_S:]
     rise = float(np.nanmax(after)) - before if np.isfinite(after).any() else None
