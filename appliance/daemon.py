@@ -22,6 +22,7 @@ from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
 from appliance.detection.sleepers import CoupleDetector
+from appliance.detection.vitals import SleeperVitals
 from appliance.sdnotify import Notifier
 from appliance.requests import DELETE_NIGHT, take_requests
 from appliance.store import State, Store
@@ -88,6 +89,9 @@ class Daemon:
             det = StreamDetector(src.fs, src.channels, self.cfg.detection, QuietState(**ref) if ref else None,
                                  rails=src.rails, provisional_after_s=provisional)
         books: list[NightBook] = []
+        # each sleeper's heart and breathing: both strips of one sleeper, or each sleeper's own
+        vitals = ([SleeperVitals(src.fs, [k]) for k in range(2)] if len(names) == 2
+                  else [SleeperVitals(src.fs, list(range(src.channels)))])
         book = None
         movements = 0
         nights: set[int] = set()
@@ -122,6 +126,8 @@ class Daemon:
                 if not self.finite:
                     self._follow_clock(books, det)
                 take(ev)
+                for b, v in zip(books, vitals):
+                    b.add_minutes(v.feed(block.samples))
                 if det.end_s >= next_health:
                     self._queue_health(det, book)
                     next_health += HEALTH_EVERY_S
@@ -135,6 +141,8 @@ class Daemon:
                     break
             if book is not None:
                 take(det.finish())
+                for b, v in zip(books, vitals):
+                    b.add_minutes(v.finish())
                 if self.finite and not self._stop:
                     for b in books:
                         b.close()      # the recording is over, and so is its night

@@ -20,6 +20,7 @@ from appliance.store import Store
 
 if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does not
     from appliance.detection.pipeline import Events
+    from appliance.detection.vitals import Minute
 
 EVENING_SHIFT = dt.timedelta(hours=12)
 
@@ -38,7 +39,11 @@ class OpenNight:
     bed: list[list] = field(default_factory=list)             # [in, out or None], relative
     last_s: float = 0.0
     dirty: bool = True
-    written: dict = field(default_factory=dict)                # onset -> (periodic, series) as stored
+    written: dict = field(default_factory=dict)                # onset -> (periodic, series, respiratory) as stored
+    minutes: list = field(default_factory=list)                # this session's Minutes, times relative
+    kept_events: list = field(default_factory=list)            # breathing events stored before a restart, relative
+    kept_vitals: list = field(default_factory=list)            # minutes in bed stored before a restart, relative
+    written_vitals: dict = field(default_factory=dict)         # minute -> (heart, breaths) as stored
 
 
 class NightBook:
@@ -65,7 +70,11 @@ class NightBook:
         for m in self.store.movements(nid):
             mv = Movement(m["onset_utc"] - origin, m["offset_utc"] - origin, m["kind"], m["channels"], m["peak"])
             night.movements.append(mv)
-            night.written[mv.onset_s] = (bool(m["periodic"]), m["series"])
+            night.written[mv.onset_s] = (bool(m["periodic"]), m["series"], bool(m.get("respiratory")))
+        # what was read of the night before the restart stays as stored; minutes are read on from here
+        night.kept_events = [(e["onset_utc"] - origin, e["offset_utc"] - origin) for e in self.store.respiratory_events(nid)]
+        night.kept_vitals = [_vital(v, origin) for v in self.store.vitals(nid)]
+        night.written_vitals = {v["t_s"]: (v["heart_bpm"], v["breaths_pm"]) for v in night.kept_vitals}
         for b in self.store.bed_periods(nid):
             night.bed.append([b["in_utc"] - origin, None if b["out_utc"] is None else b["out_utc"] - origin])
         return night
@@ -90,6 +99,16 @@ class NightBook:
             bed = self.night.bed
             if bed and bed[-1][1] is not None and self.night.last_s - bed[-1][1] > self.gap_s:
                 self.close()
+
+    def add_minutes(self, minutes: list[Minute]) -> None:
+        """Take the heart and breathing readings of whole minutes of this session's stream."""
+        if self.night is None or not minutes:
+            return
+        shift = self.origin_utc - self.night.origin_utc
+        for m in minutes:
+            m.t_s += shift
+        self.night.minutes.extend(minutes)
+        self.night.dirty = True
 
     def shift(self, delta: float) -> None:
         """The wall clock was wrong by `delta` s (it jumped at NTP sync): move this session's times.
@@ -136,10 +155,14 @@ class NightBook:
         n = self.night
         if n is None or not n.dirty:
             return
+        from appliance.detection.vitals import with_vitals    # numpy: the daemon's, not a reader's
+
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
-        result = NightResult(n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s)
+        result = with_vitals(n.minutes, n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s,
+                             kept_events=n.kept_events, kept_vitals=n.kept_vitals)
         o = n.origin_utc
         _queue_scores(self.store, n.id, o, result, n.written)
+        _queue_vitals(self.store, n.id, o, result, n.written_vitals)
         for a, b in n.bed:
             self.store.save_bed_period(n.id, o + a, None if b is None else o + b)
         self.store.save_night(n.id, n.date, o + n.bed[0][0] if n.bed else None, o + bed[-1][1] if bed else None,
@@ -170,10 +193,13 @@ def stored_night(store: Store, date: str | None = None, sleeper: str = "") -> di
     kept = summary.pop("scored_with", None) if summary else None
     if summary is None:   # the night's row exists, its first write has not come yet: nothing counted so far
         summary = summarise(movements, series, bed, SeriesConfig())
+    events, vitals = _stored_breathing(store, row)
     out = {"recording": {"fs": row["fs"], "channels": row["channels"], "duration_s": round(last - o, 2),
                          "start": dt.datetime.fromtimestamp(o, dt.timezone.utc).isoformat()},
            "movements": [m.as_dict() for m in movements], "series": [s.as_dict() for s in series],
-           "summary": summary, "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in bed]}
+           "summary": summary, "bed": [{"in_s": round(a, 2), "out_s": round(b, 2)} for a, b in bed],
+           "vitals": vitals, "respiratory_events": [{"onset_s": round(a, 2), "offset_s": round(b, 2)} for a, b in events],
+           "heart_response": json.loads(row["heart_response_json"]) if row.get("heart_response_json") else None}
     out["night"] = {"date": row["date"], "closed": bool(row["closed"]), "sleeper": sleeper or None,
                     "in_bed_from": _iso(row["start_utc"]), "in_bed_until": _iso(row["end_utc"]),
                     "scored_with": kept}
@@ -185,12 +211,24 @@ def _stored_parts(store: Store, row: dict):
     o = row["origin_utc"]
     last = row["last_utc"] if row["last_utc"] is not None else o
     movements = [Movement(m["onset_utc"] - o, m["offset_utc"] - o, m["kind"], m["channels"], m["peak"],
-                          bool(m["periodic"]), m["series"]) for m in store.movements(row["id"])]
+                          bool(m["periodic"]), m["series"], respiratory=bool(m.get("respiratory")))
+                 for m in store.movements(row["id"])]
     series = [Series(s["number"], s["onset_utc"] - o, s["offset_utc"] - o, s["count"], s["mean_imi_s"] or 0.0)
               for s in store.series(row["id"])]
     bed = [(b["in_utc"] - o, (b["out_utc"] if b["out_utc"] is not None else last) - o)
            for b in store.bed_periods(row["id"])]
     return movements, series, bed, last
+
+
+def _vital(row: dict, origin: float) -> dict:
+    return {"t_s": round(row["t_utc"] - origin, 2), "heart_bpm": row["heart_bpm"], "breaths_pm": row["breaths_pm"]}
+
+
+def _stored_breathing(store: Store, row: dict) -> tuple[list[tuple[float, float]], list[dict]]:
+    """A night's stored breathing events and minutes in bed, in seconds from its origin."""
+    o = row["origin_utc"]
+    events = [(e["onset_utc"] - o, e["offset_utc"] - o) for e in store.respiratory_events(row["id"])]
+    return events, [_vital(v, o) for v in store.vitals(row["id"])]
 
 
 def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[dict]:
@@ -206,7 +244,9 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
         before = stored_night(store, row["date"], who)
         o = row["origin_utc"]
         movements, _, bed, last = _stored_parts(store, row)
-        result = NightResult(movements, bed, cfg.series, row["fs"], row["channels"], last - o)
+        events, vitals = _stored_breathing(store, row)
+        result = NightResult(movements, bed, cfg.series, row["fs"], row["channels"], last - o, events=events,
+                             vitals=vitals)
         _queue_scores(store, row["id"], o, result, {})
         store.save_scores(row["id"], result.summary, json.dumps({**result.summary, "scored_with": scored_with(cfg)}))
         diff = {k: (before["summary"].get(k), result.summary[k])
@@ -221,13 +261,24 @@ def rescore(store: Store, cfg: Config, dates: list[str] | None = None) -> list[d
 def _queue_scores(store: Store, night_id: int, origin: float, result: NightResult, written: dict) -> None:
     """Queue a scored night's movements (those whose marks changed) and its series."""
     for m in result.movements:
-        if written.get(m.onset_s) == (m.periodic, m.series):
+        if written.get(m.onset_s) == (m.periodic, m.series, m.respiratory):
             continue   # unchanged since the last flush: spare the SD card
-        written[m.onset_s] = (m.periodic, m.series)
+        written[m.onset_s] = (m.periodic, m.series, m.respiratory)
         store.save_movement(night_id, origin + m.onset_s, origin + m.offset_s, m.kind, m.channels, m.peak,
-                            m.periodic, m.series)
+                            m.periodic, m.series, m.respiratory)
     store.replace_series(night_id, [{"number": s.id, "onset_utc": origin + s.onset_s, "offset_utc": origin + s.offset_s,
                                      "count": s.count, "mean_imi_s": s.mean_imi_s} for s in result.series])
+
+
+def _queue_vitals(store: Store, night_id: int, origin: float, result: NightResult, written: dict) -> None:
+    """Queue the minutes in bed whose rates changed, the breathing events and the heart's answer to a kick."""
+    for v in result.vitals or []:
+        if written.get(v["t_s"]) == (v["heart_bpm"], v["breaths_pm"]):
+            continue
+        written[v["t_s"]] = (v["heart_bpm"], v["breaths_pm"])
+        store.save_minute(night_id, origin + v["t_s"], v["heart_bpm"], v["breaths_pm"])
+    store.replace_respiratory_events(night_id, [(origin + a, origin + b) for a, b in result.events or []])
+    store.save_heart_response(night_id, json.dumps(result.heart_response) if result.heart_response else None)
 
 
 def stored_pair(store: Store, names: list[str], date: str | None = None) -> list[dict | None]:
@@ -251,9 +302,10 @@ def stored_nights_of_both(store: Store, names: list[str], date: str | None = Non
     if not any(each):
         return None
     top = dict(next(n for n in each if n))
-    empty = {"movements": [], "series": [], "bed": [], "summary": None, "night": None}
-    top["sleepers"] = [{"name": who, "channel": k,
-                        **({key: n[key] for key in ("movements", "series", "bed", "summary", "night")} if n else empty)}
+    keys = ("movements", "series", "bed", "summary", "night", "vitals", "respiratory_events", "heart_response")
+    empty = {"movements": [], "series": [], "bed": [], "summary": None, "night": None, "vitals": [],
+             "respiratory_events": [], "heart_response": None}
+    top["sleepers"] = [{"name": who, "channel": k, **({key: n[key] for key in keys} if n else empty)}
                        for k, (who, n) in enumerate(zip(names, each))]
     return top
 

@@ -78,6 +78,19 @@ def m002_sleepers(db) -> None:
     db["nights"].create_index(["date", "sleeper"], unique=True)
 
 
+@migration
+def m003_vitals(db) -> None:
+    """Heart and breathing: each minute in bed with its rates, the breathing events, the
+    respiratory-related mark of a movement, and the heart's answer to a kick."""
+    db["movements"].add_column("respiratory", int, not_null_default=0)
+    db["vitals"].create({"id": int, "night_id": int, "t_utc": float, "heart_bpm": float, "breaths_pm": float},
+                        pk="id", foreign_keys=[("night_id", "nights", "id")])
+    db["vitals"].create_index(["night_id", "t_utc"], unique=True)
+    db["respiratory_events"].create({"id": int, "night_id": int, "onset_utc": float, "offset_utc": float},
+                                    pk="id", foreign_keys=[("night_id", "nights", "id")])
+    db["nights"].add_column("heart_response_json", str)
+
+
 def crash_note_path(database: str | Path) -> Path:
     """Where a daemon that could not start leaves its one line for the dashboard: beside the database."""
     return Path(database).parent / "daemon-error.json"
@@ -147,10 +160,24 @@ class Store:
         self._queue.append((op, table, payload))
 
     def save_movement(self, night_id: int, onset_utc: float, offset_utc: float, kind: str, channels: int,
-                      peak: float, periodic: bool, series: int | None) -> None:
+                      peak: float, periodic: bool, series: int | None, respiratory: bool = False) -> None:
         self._later("replace", "movements", {"night_id": night_id, "onset_utc": onset_utc, "offset_utc": offset_utc,
                                               "kind": kind, "channels": channels, "peak": peak,
-                                              "periodic": int(periodic), "series": series})
+                                              "periodic": int(periodic), "series": series,
+                                              "respiratory": int(respiratory)})
+
+    def save_minute(self, night_id: int, t_utc: float, heart_bpm: float | None, breaths_pm: float | None) -> None:
+        self._later("replace", "vitals", {"night_id": night_id, "t_utc": t_utc, "heart_bpm": heart_bpm,
+                                           "breaths_pm": breaths_pm})
+
+    def replace_respiratory_events(self, night_id: int, events: list[tuple[float, float]]) -> None:
+        """The night's breathing events, (onset_utc, offset_utc), instead of the stored ones."""
+        self._later("sql", "respiratory_events", ("DELETE FROM respiratory_events WHERE night_id = ?", [night_id]))
+        for a, b in events:
+            self._later("insert", "respiratory_events", {"night_id": night_id, "onset_utc": a, "offset_utc": b})
+
+    def save_heart_response(self, night_id: int, curve_json: str | None) -> None:
+        self._later("sql", "nights", ("UPDATE nights SET heart_response_json = ? WHERE id = ?", [curve_json, night_id]))
 
     def replace_series(self, night_id: int, series: list[dict]) -> None:
         """The night's series, each {number, onset_utc, offset_utc, count, mean_imi_s}, instead of the stored ones."""
@@ -179,14 +206,15 @@ class Store:
     def shift_night(self, night_id: int, delta: float) -> None:
         """Move every time of one night by `delta` seconds (the wall clock jumped)."""
         for table, cols in (("movements", ("onset_utc", "offset_utc")), ("series", ("onset_utc", "offset_utc")),
-                            ("bed_periods", ("in_utc", "out_utc")),
+                            ("bed_periods", ("in_utc", "out_utc")), ("vitals", ("t_utc",)),
+                            ("respiratory_events", ("onset_utc", "offset_utc")),
                             ("nights", ("origin_utc", "start_utc", "end_utc", "last_utc"))):
             sets = ", ".join(f"{c} = {c} + ?" for c in cols)
             key = "id" if table == "nights" else "night_id"
             self._later("sql", table, (f"UPDATE {table} SET {sets} WHERE {key} = ?", [delta] * len(cols) + [night_id]))
 
     def delete_night(self, night_id: int) -> None:
-        for table in ("movements", "series", "bed_periods"):
+        for table in ("movements", "series", "bed_periods", "vitals", "respiratory_events"):
             self._later("sql", table, (f"DELETE FROM {table} WHERE night_id = ?", [night_id]))
         self._later("sql", "nights", ("DELETE FROM nights WHERE id = ?", [night_id]))
 
@@ -273,6 +301,17 @@ class Store:
 
     def series(self, night_id: int) -> list[dict]:
         return self.query("SELECT * FROM series WHERE night_id = ? ORDER BY number", [night_id])
+
+    def vitals(self, night_id: int) -> list[dict]:
+        return self.query("SELECT * FROM vitals WHERE night_id = ? ORDER BY t_utc", [night_id]) if self._has("vitals") else []
+
+    def respiratory_events(self, night_id: int) -> list[dict]:
+        return (self.query("SELECT * FROM respiratory_events WHERE night_id = ? ORDER BY onset_utc", [night_id])
+                if self._has("respiratory_events") else [])
+
+    def _has(self, table: str) -> bool:
+        """Whether a table is there: a store from before heart and breathing, read by a newer web page."""
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() is not None
 
     def bed_periods(self, night_id: int) -> list[dict]:
         return self.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id])

@@ -485,11 +485,33 @@ def format_summary(out: dict, title: str) -> str:
         f"  periodicity     {pi}",
         f"  large movements {s['large_count']}",
     ]
+    lines += _breathing_lines(s)
     for ser in out["series"][:10]:
         lines.append(f"    series {ser['id']}: {ser['count']} movements, {_hms(ser['onset_s'])}-{_hms(ser['offset_s'])}, "
                      f"one every {ser['mean_imi_s']:.0f} s")
     lines.append("  Not a diagnosis: evidence to bring to a doctor.")
     return "\n".join(lines)
+
+
+def _breathing_lines(s: dict) -> list[str]:
+    """Heart, breathing and breathing events, where the night has them (a night stored before
+    kickwatch measured them has none)."""
+    lines = []
+    if s.get("vitals_coverage") is not None:
+        heart = f"{s['heart_bpm']:.0f} a minute (median)" if s.get("heart_bpm") is not None else "no clear rhythm"
+        breaths = f"{s['breaths_pm']:.0f} a minute (median)" if s.get("breaths_pm") is not None else "no clear rhythm"
+        lines += [f"  heart rate      {heart}; {s['vitals_coverage'] * 100:.0f} % of the minutes in bed have one",
+                  f"  breathing rate  {breaths}"]
+    if s.get("respiratory_event_count") is not None:
+        rate = f", {s['rei']:.1f} per hour in bed" if s.get("rei") is not None else ""
+        lines.append(f"  breathing pauses {s['respiratory_event_count']}{rate} (breathing movement stopped or shrank "
+                     "for 10 s or more: seen by the strip, not an apnea test)")
+        if s.get("respiratory_count"):
+            with_resp = f"{s['plmi_with_respiratory']:.1f}/h" if s.get("plmi_with_respiratory") is not None else \
+                str(s["plm_count_with_respiratory"])
+            lines.append(f"  {s['respiratory_count']} leg movement(s) came with the end of a breathing pause and are "
+                         f"left out of the series (WASM 2016); with them the PLMI would be {with_resp}")
+    return lines
 
 
 def _after_other_line(sleeper: dict, names: list[str]) -> str:

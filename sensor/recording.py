@@ -199,9 +199,12 @@ def _read_edf(path: Path) -> Recording:
     signals = [s for s in edf.signals]
     if not signals:
         raise RecordingError(f"{path}: EDF has no signals")
-    rates = {s.sampling_frequency for s in signals}
+    # kickwatch's own export adds a heart rate at one a second beside the strips: a derived signal, not a strip
+    strips = [s for s in signals if s.physical_dimension != "bpm"] or signals
+    rates = {s.sampling_frequency for s in strips}
     if len(rates) != 1:
         raise RecordingError(f"{path}: EDF signals have different rates {sorted(rates)}; kickwatch needs one rate")
+    signals = strips
     n = min(len(s.data) for s in signals)
     fs, signal = validate(rates.pop(), np.column_stack([s.data[:n] for s in signals]), str(path))
     try:
@@ -255,8 +258,9 @@ def _write_csv(f, rec: Recording) -> None:
     np.savetxt(f, table, delimiter=",", header=header, comments="", fmt="%.6g")
 
 
-def edf_bytes(rec: Recording) -> bytes:
-    """The recording as EDF+ bytes, its annotations included."""
+def edf_bytes(rec: Recording, extra: tuple = ()) -> bytes:
+    """The recording as EDF+ bytes, its annotations included; `extra` adds slower signals, each
+    (label, unit, samples at one per second, physical range)."""
     import edfio
 
     unit = (rec.units or "V").split()[0][:8]
@@ -274,6 +278,13 @@ def edf_bytes(rec: Recording) -> bytes:
         signals.append(edfio.EdfSignal(x, sampling_frequency=rec.fs, label=f"strip {c}",
                                        transducer_type="bed strip", physical_dimension=unit,
                                        physical_range=(lo, hi)))
+    records = signal.shape[0] // per_record
+    for label, unit_, values, (lo, hi) in extra:
+        per = int(round(record_s))
+        x = np.zeros(records * per)
+        x[:min(len(values), len(x))] = np.asarray(values, dtype=float)[:len(x)]
+        signals.append(edfio.EdfSignal(np.clip(x, lo, hi), sampling_frequency=per / record_s, label=label,
+                                       physical_dimension=unit_, physical_range=(lo, hi)))
     start = rec.start or dt.datetime(1985, 1, 1)
     start = start.replace(tzinfo=None)
     annotations = [edfio.EdfAnnotation(o, d or None, t) for o, d, t in rec.annotations]

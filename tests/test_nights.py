@@ -108,3 +108,34 @@ def test_the_bed_tracker_places_getting_in_and_out_where_the_load_changes():
     assert 60 <= t_in <= 65 and 200 <= t_out <= 205
     assert bed.periods(300.0) == [(t_in, t_out)]
     assert bed.resolved_until_s <= 300.0
+
+
+def test_minutes_events_and_the_respiratory_mark_are_stored_and_kept_over_a_restart(store):
+    """The night book scores the minutes it is given; a restart keeps the stored part as stored."""
+    from tests.conftest import cached_night
+    from appliance.detection.analysis import analyze_signal
+    from appliance.detection.vitals import minutes_of
+
+    rec, truth = cached_night(1.2, 16, "breathing")
+    res = analyze_signal(rec.signal, rec.fs)
+    cfg = Config()
+    book = NightBook(store, cfg, EVENING, rec.fs, 1)
+    book.handle(Events(bed_changes=[(a, w) for p in res.bed for a, w in ((p[0], "in"), (p[1], "out"))],
+                       movements=[Movement(m.onset_s, m.offset_s, m.kind, m.channels, m.peak) for m in res.movements]),
+                rec.duration_s)
+    book.add_minutes(minutes_of(rec.signal, rec.fs, [0]))
+    book.write()
+    store.flush()
+    night = stored_night(store)
+    assert night["respiratory_events"] == res.as_dict()["respiratory_events"] and night["respiratory_events"]
+    assert night["vitals"] == res.vitals
+    assert [m["respiratory"] for m in night["movements"]] == [m.respiratory for m in res.movements]
+    for key in ("heart_bpm", "breaths_pm", "vitals_coverage", "rei", "plm_count_with_respiratory"):
+        assert night["summary"][key] == res.summary[key]
+    assert night["heart_response"] == res.heart_response
+    # the daemon restarts: what was stored stays, whatever it reads from here on
+    again = NightBook(store, cfg, EVENING + rec.duration_s + 5, rec.fs, 1)
+    again.write()
+    store.flush()
+    assert stored_night(store)["respiratory_events"] == night["respiratory_events"]
+    assert stored_night(store)["vitals"] == night["vitals"]

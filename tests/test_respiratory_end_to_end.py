@@ -147,5 +147,5 @@ def test_an_event_that_holds_a_kick_near_its_end_is_still_an_event():
     rec, lms, events = clean_night(3, [("gap", 60), ("event", 20), ("lm", -1.0), ("gap", 60)])
     res = analyze_signal(rec.signal, rec.fs)
     assert len(res.events) == 1
-    (a, b), ((ta, tb),) = res.events[0], events
+    (a, b), ((ta, _),) = res.events[0], events
     assert abs(a - ta) < 2.0 and b > ta + 10

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from appliance.store import State, Store, StoreError, migrations
+from appliance.store import MIGRATIONS, State, Store, StoreError, migrations
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def store(tmp_path):
 
 
 def test_fresh_database_has_every_migration_and_wal(store):
-    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial", "m002_sleepers"]
+    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial", "m002_sleepers", "m003_vitals"]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"nights", "movements", "series", "bed_periods", "health", "state", "sessions"} <= set(store.db.table_names())
 
@@ -24,7 +24,7 @@ def test_fresh_database_has_every_migration_and_wal(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     Store(tmp_path / "k.db").close()
     s = Store(tmp_path / "k.db")
-    assert len(migrations().applied(s.db)) == 2
+    assert len(migrations().applied(s.db)) == len(MIGRATIONS)
     s.close()
 
 
@@ -172,3 +172,29 @@ def test_every_sensor_status_has_words_for_people():
     for name in (sensor_status.OK, sensor_status.FLAT, sensor_status.CLIPPED, sensor_status.NOISY,
                  sensor_status.FAULT, sensor_status.UNKNOWN):
         assert sensor_status.words(name) != name and sensor_status.words(name).strip()
+
+
+def test_a_store_from_before_heart_and_breathing_reads_with_none_of_them(tmp_path):
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+    from appliance.nights import stored_night
+    from appliance.store import m001_initial, m002_sleepers
+
+    old = sqlite_utils.Database(tmp_path / "old.db")
+    earlier = Migrations("kickwatch")
+    earlier()(m001_initial)
+    earlier()(m002_sleepers)
+    earlier.apply(old)
+    nid = old["nights"].insert({"date": "2026-11-30", "origin_utc": 0.0, "last_utc": 3600.0, "closed": 1,
+                                "fs": 250.0, "channels": 1, "summary_json": '{"plm_count": 0}'}).last_pk
+    old["movements"].insert({"night_id": nid, "onset_utc": 10.0, "offset_utc": 11.0, "kind": "lm", "channels": 1,
+                             "peak": 3.0, "periodic": 0})
+    old.conn.close()
+    ro = Store(tmp_path / "old.db", readonly=True)
+    night = stored_night(ro, "2026-11-30")
+    assert night["vitals"] == [] and night["respiratory_events"] == [] and night["heart_response"] is None
+    assert night["movements"][0]["respiratory"] is False
+    ro.close()
+    s = Store(tmp_path / "old.db")          # the daemon updates it; the night keeps its movement
+    assert len(s.movements(nid)) == 1 and s.vitals(nid) == []
+    s.close()

@@ -179,6 +179,21 @@ def test_raw_signal_downloads_as_edf_with_the_movements_annotated(client, env, t
     assert labels.count("PLM") == last["summary"]["plm_count"]
     assert labels.count("LM") + labels.count("PLM") == last["summary"]["lm_count"]
     assert "in bed" in labels and rec.fs == last["recording"]["fs"]
+    import edfio
+    heart = [sig for sig in edfio.read_edf(path).signals if sig.physical_dimension == "bpm"]
+    measured = [v["heart_bpm"] for v in last["vitals"] if v["heart_bpm"] is not None]
+    assert len(heart) == 1 and heart[0].sampling_frequency == 1.0
+    assert measured and abs(max(heart[0].data) - max(measured)) < 0.5
+    assert labels.count("breathing pause") == len(last["respiratory_events"])
+
+
+def test_heart_and_breathing_download_as_csv_minute_by_minute(client, env):
+    _, _, last, _ = env
+    r = client.get(f"/night/{last['night']['date']}/vitals.csv")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    rows = r.data.decode().strip().split("\n")
+    assert rows[0] == "what,start_local,start_s,end_s,heart_bpm,breaths_pm"
+    assert sum(row.startswith("minute,") for row in rows) == len(last["vitals"])
 
 
 def test_status_says_when_the_recorder_has_stopped(client):

@@ -219,6 +219,15 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         resp.headers["Content-Disposition"] = f'attachment; filename="kickwatch-{date}.csv"'
         return resp
 
+    @app.get("/night/<date>/vitals.csv")
+    def vitals_csv(date):
+        pair = pair_or_none(date)
+        body = export.vitals_csv_of_both(*pair) if pair is not None else export.vitals_csv(night_or_404(date))
+        resp = make_response(body)
+        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'attachment; filename="kickwatch-{date}-heart-breathing.csv"'
+        return resp
+
     @app.get("/night/<date>/recording.edf")
     def recording_edf(date):
         pair = pair_or_none(date)

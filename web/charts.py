@@ -154,3 +154,89 @@ def trend(points: list[tuple[str, float | None]], median: float | None, referenc
             body.append(f'<text class="axis" x="{right}" y="{base + 18}" text-anchor="end">'
                         f'{escape(points[-1][0])}</text>')
     return _svg(h, body, "PLMI night by night", "trend")
+
+
+def rates(vitals: list[dict], key: str, start_s: float, end_s: float, origin_clock_s: float, label: str,
+          unit: str, cls: str, events: list[dict] | None = None) -> str:
+    """A rate minute by minute across the night (the timeline's span), broken where a minute has none;
+    `events` (breathing pauses) marked along the bottom."""
+    h, top, base, left, right = 130, 26, 104, 30, W - 6
+    span = max(end_s - start_s, 1.0)
+    vals = [v[key] for v in vitals if v[key] is not None]
+    lo = math.floor(min(vals) / 10) * 10 if vals else 0
+    hi = math.ceil(max(vals) / 10) * 10 if vals else 10
+    hi = max(hi, lo + 10)
+
+    def x(t):
+        return left + (t - start_s) / span * (right - left)
+
+    def y(v):
+        return base - (v - lo) / (hi - lo) * (base - top)
+
+    body = [f'<text class="axis unit" x="{left}" y="{top - 10}">{escape(unit)}</text>',
+            f'<line class="axis-line" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>']
+    for v in (lo, (lo + hi) / 2, hi):
+        body.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
+        body.append(f'<text class="axis" x="{left - 4}" y="{y(v) + TEXT * 0.35:.1f}" text-anchor="end">{v:g}</text>')
+    path, last = [], None
+    for v in vitals:
+        if v[key] is None:
+            last = None
+            continue
+        mid = v["t_s"] + 30
+        gap = last is None or mid - last > 90
+        path.append(f"{'M' if gap else 'L'}{x(mid):.1f},{y(v[key]):.1f}")
+        last = mid
+    if path:
+        body.append(f'<path class="line {cls}-line" d="{" ".join(path)}"/>')
+    for e in events or []:
+        body.append(f'<rect class="pause" x="{x(e["onset_s"]):.1f}" y="{base - 8}" '
+                    f'width="{max(x(e["offset_s"]) - x(e["onset_s"]), 1.2):.1f}" height="8">'
+                    f'<title>breathing pause at {_clock(e["onset_s"], origin_clock_s)}</title></rect>')
+    first_hour = 3600 - (origin_clock_s + start_s) % 3600
+    step = 3600 * _every(["00:00"] * max(1, int(span // 3600)), right - left)
+    t = start_s + first_hour
+    while t < end_s:
+        if left + 20 <= x(t) <= right - 20:
+            body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">'
+                        f'{_clock(t, origin_clock_s)}</text>')
+        t += step
+    if not vals:
+        body.append(f'<text class="axis" x="{(left + right) / 2}" y="{(top + base) / 2}" text-anchor="middle">'
+                    'no minute with a clear rhythm</text>')
+    return _svg(h, body, label, cls)
+
+
+def response(t_s: list[int], curves: list[tuple[str, list]], label: str) -> str:
+    """The heart rate around a kick: seconds from its onset left to right, one line per curve (its
+    class and its per-second values, None where unknown), the onset marked."""
+    h, top, base, left, right = 150, 26, 124, 30, W - 6
+    vals = [v for _, c in curves for v in c if v is not None]
+    lo = math.floor(min(vals) - 1) if vals else 50
+    hi = math.ceil(max(vals) + 1) if vals else 70
+
+    def x(t):
+        return left + (t - t_s[0]) / (t_s[-1] - t_s[0]) * (right - left)
+
+    def y(v):
+        return base - (v - lo) / max(hi - lo, 1) * (base - top)
+
+    body = [f'<text class="axis unit" x="{left}" y="{top - 10}">beats a minute, by seconds from the kick</text>',
+            f'<line class="axis-line" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>',
+            f'<line class="reference" x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top}" y2="{base}"/>']
+    for v in (lo, hi):
+        body.append(f'<text class="axis" x="{left - 4}" y="{y(v) + TEXT * 0.35:.1f}" text-anchor="end">{v:g}</text>')
+    for t in (t_s[0], 0, 10, 20, t_s[-1]):
+        body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">{t:+d}</text>'
+                    if t else f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">kick</text>')
+    for cls, curve in curves:
+        path, gap = [], True
+        for t, v in zip(t_s, curve):
+            if v is None:
+                gap = True
+                continue
+            path.append(f"{'M' if gap else 'L'}{x(t):.1f},{y(v):.1f}")
+            gap = False
+        if path:
+            body.append(f'<path class="line {cls}" d="{" ".join(path)}"/>')
+    return _svg(h, body, label, "response")

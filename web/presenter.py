@@ -62,7 +62,38 @@ def present_night(night: dict, name: str | None = None) -> dict:
         "hour_chart": charts.bars([c for _, c in hours], [h for h, _ in hours], "leg movements per hour",
                                   "per-hour", unit="leg movements, by hour in bed"),
         "plmi_gauge": _gauge(s["plmi"]),
+        **_heart_and_breathing(night, start, end, origin_clock_s),
     }
+
+
+def _heart_and_breathing(night: dict, start: float, end: float, origin_clock_s: float) -> dict:
+    """Heart and breathing through the night, the breathing pauses, and the heart's answer to a kick:
+    only what was measured (a night stored before kickwatch measured them shows none of it)."""
+    s = night["summary"]
+    vitals = night.get("vitals")
+    events = night.get("respiratory_events")
+    out = {"vitals": None, "pauses": None, "response": None}
+    if vitals:
+        out["vitals"] = {
+            "heart": s.get("heart_bpm"), "breaths": s.get("breaths_pm"),
+            "coverage": round((s.get("vitals_coverage") or 0) * 100),
+            "heart_chart": charts.rates(vitals, "heart_bpm", start, end, origin_clock_s, "heart rate through the night",
+                                        "heart beats a minute, minute by minute", "heart"),
+            "breath_chart": charts.rates(vitals, "breaths_pm", start, end, origin_clock_s,
+                                         "breathing through the night", "breaths a minute; pauses marked below",
+                                         "breath", events),
+        }
+    if events is not None:
+        out["pauses"] = {"count": len(events), "rate": s.get("rei"), "respiratory": s.get("respiratory_count") or 0,
+                         "plmi_with": s.get("plmi_with_respiratory"), "plm_with": s.get("plm_count_with_respiratory")}
+    curve = night.get("heart_response") or {}
+    shown = [(cls, curve[key]) for key, cls in (("other", "other-kicks"), ("periodic", "periodic-kicks")) if curve.get(key)]
+    if shown:
+        out["response"] = {
+            "chart": charts.response(curve["t_s"], [(cls, c["bpm"]) for cls, c in shown], "heart rate around a kick"),
+            "each": [{"which": "periodic" if cls == "periodic-kicks" else "other", "rise": c["rise_bpm"],
+                      "kicks": c["kicks"]} for cls, c in shown]}
+    return out
 
 
 def _after_other(s: dict) -> dict | None:

@@ -7,7 +7,7 @@ from appliance.detection.pipeline import StreamDetector
 from appliance.detection.scoring import CoupleResult, NightResult, bed_periods
 from appliance.detection.sleepers import CoupleDetector
 from appliance.detection.settings import Rules
-from appliance.detection.vitals import Minute, breathing_events, heart_response, read_signal, vitals_of
+from appliance.detection.vitals import minutes_of, with_vitals
 
 
 def _stream(det, signal: np.ndarray, block: int | None) -> list[tuple[list, list]]:
@@ -33,23 +33,8 @@ def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, bloc
     duration = signal.shape[0] / fs
     bed = bed_periods(changes, duration)
     extra = {"sensor": det.health.as_dict()}
-    return _scored(movements, bed, cfg, fs, signal.shape[1], duration, extra, _clearest(signal, fs))
-
-
-def _clearest(signal: np.ndarray, fs: float) -> list[Minute]:
-    """One sleeper's minutes: with two strips under them, each minute from the strip whose heart
-    rhythm was the clearer (the one more of its seconds had)."""
-    per_strip = [read_signal(signal[:, c], fs) for c in range(signal.shape[1])]
-    return [max(each, key=lambda m: int(np.isfinite(m.intervals).sum())) for each in zip(*per_strip)]
-
-
-def _scored(movements, bed, cfg, fs, channels, duration, extra, minutes: list[Minute]) -> NightResult:
-    """A night scored with its breathing events, minutes in bed and the heart's answer to a kick."""
-    events = breathing_events(minutes, movements, bed)
-    night = NightResult(movements, bed, cfg.series, fs, channels, duration, extra, events=events,
-                        vitals=vitals_of(minutes, movements, bed))
-    night.heart_response = heart_response(minutes, night.movements)   # once the series say which are periodic
-    return night
+    minutes = minutes_of(signal, fs, list(range(signal.shape[1])))
+    return with_vitals(minutes, movements, bed, cfg.series, fs, signal.shape[1], duration, extra)
 
 
 def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules | None = None,
@@ -60,7 +45,7 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
         raise ValueError(f"two sleepers need two channels, one per name; got {signal.shape} for {names}")
     det = CoupleDetector(fs, cfg.detection)
     duration = signal.shape[0] / fs
-    nights = [_scored(movements, bed_periods(changes, duration), cfg, fs, 2, duration,
-                      {"sensor": side.det.health.as_dict()}, read_signal(signal[:, k], fs))
+    nights = [with_vitals(minutes_of(signal, fs, [k]), movements, bed_periods(changes, duration), cfg.series, fs, 2,
+                          duration, {"sensor": side.det.health.as_dict()})
               for k, ((movements, changes), side) in enumerate(zip(_stream(det, signal, block), det.sides))]
     return CoupleResult(nights, names)

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from appliance.detection.scoring import NightResult
+
 MINUTE_S = 60.0
 HEART_BAND = (3.0, 10.0)
 HEART_FS = 25.0
@@ -320,6 +322,32 @@ def read_signal(x: np.ndarray, fs: float) -> list[Minute]:
     return reader.minutes
 
 
+class SleeperVitals:
+    """One sleeper's minutes from the strips under them (the channels given): with two strips,
+    each minute from the one whose heart rhythm was the clearer (more of its seconds had one)."""
+
+    def __init__(self, fs: float, channels: list[int]):
+        self.channels = list(channels)
+        self.readers = [VitalsReader(fs) for _ in self.channels]
+
+    def feed(self, samples: np.ndarray) -> list[Minute]:
+        samples = samples if samples.ndim == 2 else samples[:, None]
+        return self._clearest([r.feed(samples[:, c]) for r, c in zip(self.readers, self.channels)])
+
+    def finish(self) -> list[Minute]:
+        return self._clearest([r.finish() for r in self.readers])
+
+    @staticmethod
+    def _clearest(per_strip: list[list[Minute]]) -> list[Minute]:
+        return [max(each, key=lambda m: int(np.isfinite(m.intervals).sum())) for each in zip(*per_strip)]
+
+
+def minutes_of(signal: np.ndarray, fs: float, channels: list[int]) -> list[Minute]:
+    """Every whole minute of one sleeper's strips in a whole signal."""
+    reader = SleeperVitals(fs, channels)
+    return reader.feed(signal) + reader.finish()
+
+
 MOVEMENT_MARGIN_S = 2.0     # a movement disturbs the rhythms a little before and after it
 
 
@@ -495,3 +523,17 @@ def _curve(rows: np.ndarray) -> dict | None:
     rise = float(np.nanmax(after)) - before if np.isfinite(after).any() else None
     return {"bpm": [round(float(v), 1) if np.isfinite(v) else None for v in mean],
             "kicks": int(len(rows)), "rise_bpm": round(rise, 1) if rise is not None else None}
+
+
+def with_vitals(minutes: list[Minute], movements, bed, series_cfg, fs: float, channels: int, duration_s: float,
+                extra: dict | None = None, kept_events=(), kept_vitals=()):
+    """A night scored with its breathing events, minutes in bed and the heart's answer to a kick.
+
+    `kept_events` and `kept_vitals` are what was found before `minutes` begin (a daemon that
+    restarted mid-night keeps its stored part of the night and reads on from there).
+    """
+    events = list(kept_events) + breathing_events(minutes, movements, bed)
+    vitals = list(kept_vitals) + vitals_of(minutes, movements, bed)
+    night = NightResult(movements, bed, series_cfg, fs, channels, duration_s, extra, events=events, vitals=vitals)
+    night.heart_response = heart_response(minutes, night.movements)   # once the series say which are periodic
+    return night
