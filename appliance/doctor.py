@@ -23,6 +23,7 @@ from appliance.daemon import TIMESYNC_FLAG
 from appliance.detection.analysis import analyze_couple, analyze_signal
 from appliance.detection.detector import ChannelDetector
 from appliance.detection.settings import Rules
+from appliance.detection.vitals import stretch_rates
 from appliance.store import State
 from sensor.errors import SensorError
 from sensor.sources import HARDWARE
@@ -102,17 +103,23 @@ def _amount(v: float, units: str = "V") -> str:
     return f"{v / 1e-9:.3g} nV"
 
 
+def rhythms(x: np.ndarray, fs: float) -> dict:
+    """Heartbeat and breathing in a still stretch: their rates by the same steps as the night's
+    minutes (appliance.detection.vitals), None without a clear rhythm rather than a guess; and
+    `present`, whether a body's rhythm is there at all (a coarser look that sees one sooner)."""
+    coarse = _body_rhythm(x, fs)
+    return {**stretch_rates(x, fs), "present": coarse["heart_bpm"] is not None or coarse["breaths_pm"] is not None}
+
+
 HEART_MIN_S = 5.0       # a few beats at the slowest heart rate looked for (40/min)
 BREATH_MIN_S = 25.0     # a few breaths at the slowest rate looked for, beside the trend window
 BREATH_TREND_S = 10.0   # the slow drift taken out before looking for breaths
 
 
-def rhythms(x: np.ndarray, fs: float) -> dict:
-    """Heartbeat and breathing in a still stretch, from the autocorrelation of the detector's frames.
-
-    Needs HEART_MIN_S of signal for the heart and BREATH_MIN_S for breathing, whatever
-    the sample rate: a shorter stretch reports neither rather than a guess.
-    """
+def _body_rhythm(x: np.ndarray, fs: float) -> dict:
+    """Whether a body lies there: something beats or breathes in the detector's frames (a coarse
+    look, 0.1 s steps, that says a rhythm is there but is too coarse for its rate). Needs
+    HEART_MIN_S of signal for the heart and BREATH_MIN_S for breathing, whatever the rate."""
     det = ChannelDetector(fs)
     h = det.h
     n = len(x) // h
@@ -147,6 +154,8 @@ def _best_lag(v: np.ndarray, step_s: float, lo_s: float, hi_s: float) -> tuple[f
         if r > best:
             best, best_lag = r, k * step_s
     return best, best_lag
+
+
 
 
 def system_checks(cfg: Config, *, timesync=TIMESYNC_FLAG, run=subprocess.run) -> list[Check]:
@@ -217,6 +226,9 @@ def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: b
                     if rh["heart_bpm"]:
                         checks.append(Check("bed", True, f"someone lies on the strip: heartbeat ~{rh['heart_bpm']}/min"
                                                          + (f", breathing ~{rh['breaths_pm']}/min" if rh["breaths_pm"] else "")))
+                    elif rh["present"]:
+                        checks.append(Check("bed", True, f"someone lies on the strip, but no clear heart rate in these "
+                                                         f"{seconds:g} s (lie still and run it again to read one)"))
                     else:
                         checks.append(Check("bed", True, "no heartbeat seen: the bed looks empty (or the strip is "
                                                          "too far from the body: run kickwatch calibrate)"))

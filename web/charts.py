@@ -226,9 +226,9 @@ def response(t_s: list[int], curves: list[tuple[str, list]], label: str) -> str:
             f'<line class="reference" x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top}" y2="{base}"/>']
     for v in (lo, hi):
         body.append(f'<text class="axis" x="{left - 4}" y="{y(v) + TEXT * 0.35:.1f}" text-anchor="end">{v:g}</text>')
-    for t in (t_s[0], 0, 10, 20, t_s[-1]):
-        body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">{t:+d}</text>'
-                    if t else f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">kick</text>')
+    for t, anchor in ((t_s[0], "start"), (0, "middle"), (10, "middle"), (20, "middle"), (t_s[-1], "end")):
+        body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="{anchor}">'
+                    f'{f"{t:+d} s" if t else "kick"}</text>')
     for cls, curve in curves:
         path, gap = [], True
         for t, v in zip(t_s, curve):

@@ -16,7 +16,7 @@ on the minute and a few seconds either side:
    hum) and the breathing band (0.1-0.8 Hz, at 5 Hz).
 2. Beat-to-beat intervals: every second, the normalised autocorrelation of the
    heart band over the 6 s around it; the interval is the lag of its highest peak
-   between 0.4 and 1.5 s (150 to 40 beats a minute). A peak at half that lag almost
+   between 0.46 and 1.5 s (130 to 40 beats a minute: a body lying in bed). A peak at half that lag almost
    as high means the highest was two beats (a BCG with a weak beat between strong
    ones), so the half is taken. Its height is the window's quality: a clear rhythm
    repeats (near 1), noise or movement does not.
@@ -48,7 +48,7 @@ HEART_FS = 25.0
 BREATH_BAND = (0.1, 0.8)
 BREATH_FS = 5.0
 HEART_WINDOW_S = 6.0
-HEART_LAGS_S = (0.4, 1.5)
+HEART_LAGS_S = (0.46, 1.5)
 BREATH_LAGS_S = (1.5, 10.0)
 BREATH_MARGIN_S = 10.0
 MIN_QUALITY = 0.3           # a window's autocorrelation peak under this has no clear heart rhythm
@@ -139,7 +139,7 @@ def _periods(ac: np.ndarray, fs: float, lags_s: tuple[float, float]) -> tuple[np
     lag = (best + lo).astype(float)
     # a peak at half the lag, nearly as high: the highest was two periods
     half = np.round(lag / 2).astype(int)
-    ok = half >= lo
+    ok = (half >= lo) & (lag / 2 >= lo)
     rows = np.arange(len(lag))
     near = np.stack([ac[rows, np.clip(half + d, 0, ac.shape[1] - 1)] for d in (-1, 0, 1)])
     halve = ok & (near.max(axis=0) >= OCTAVE * quality)
@@ -159,19 +159,19 @@ def _refine(ac: np.ndarray, lag: np.ndarray) -> np.ndarray:
     return i + np.clip(shift, -0.5, 0.5)
 
 
-def _agreed(values: np.ndarray) -> float | None:
+def _agreed(values: np.ndarray, min_seconds: int = MIN_SECONDS) -> float | None:
     """The median of the largest group of `values` that agree (within AGREE of one another's
     median), if it holds MIN_SECONDS and MIN_SHARE of the seconds with a rhythm and no rival
     group comes near it; else None."""
     v = np.sort(values[np.isfinite(values)])
-    if len(v) < MIN_SECONDS:
+    if len(v) < min_seconds:
         return None
     # for each value as a centre, how many lie within AGREE of it
     lo = np.searchsorted(v, v * (1 - AGREE), side="left")
     hi = np.searchsorted(v, v * (1 + AGREE), side="right")
     counts = hi - lo
     best = int(np.argmax(counts))
-    if counts[best] < max(MIN_SECONDS, MIN_SHARE * len(v)):
+    if counts[best] < max(min_seconds, MIN_SHARE * len(v)):
         return None
     group = v[lo[best]:hi[best]]
     centre = float(np.median(group))
@@ -537,3 +537,30 @@ def with_vitals(minutes: list[Minute], movements, bed, series_cfg, fs: float, ch
     night = NightResult(movements, bed, series_cfg, fs, channels, duration_s, extra, events=events, vitals=vitals)
     night.heart_response = heart_response(minutes, night.movements)   # once the series say which are periodic
     return night
+
+
+STRETCH_STEP_S = 0.5        # a short stretch (a placement check) looks every half second
+
+
+def stretch_rates(x: np.ndarray, fs: float) -> dict:
+    """Heart and breathing rate over one short still stretch (`kickwatch doctor`, `calibrate`), by
+    the same steps as a minute: None for either without a clear rhythm, or with too little signal
+    (under HEART_WINDOW_S plus two seconds for the heart, two slowest breaths for breathing)."""
+    out = {"heart_bpm": None, "breaths_pm": None}
+    reduce = _Reducer(float(fs))
+    y = reduce.feed(np.asarray(x, dtype=np.float64))
+    if len(y) < (HEART_WINDOW_S + 2) * reduce.fs:
+        return out
+    (heart, heart_fs), (breath, breath_fs) = _bands(y[None, :], reduce.fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
+    half = int(HEART_WINDOW_S / 2 * heart_fs)
+    centres = np.arange(half, heart.shape[1] - half, max(1, int(STRETCH_STEP_S * heart_fs)))
+    idx = centres[:, None] + np.arange(-half, half)[None, :]
+    lag, quality = _periods(_autocorr(heart[0][idx], int(HEART_LAGS_S[1] * heart_fs) + 3), heart_fs, HEART_LAGS_S)
+    intervals = np.where(quality >= MIN_QUALITY, lag, np.nan)
+    beat = _agreed(intervals, min_seconds=max(5, int(0.6 * len(centres))))   # most of a short stretch must agree
+    out["heart_bpm"] = round(60.0 / beat) if beat else None
+    if breath.shape[1] > 2 * BREATH_LAGS_S[1] * breath_fs:
+        lag, quality = _periods(_autocorr(breath, int(BREATH_LAGS_S[1] * breath_fs) + 3), breath_fs, BREATH_LAGS_S)
+        if quality[0] >= MIN_BREATH_QUALITY and np.isfinite(lag[0]):
+            out["breaths_pm"] = round(60.0 / float(lag[0]))
+    return out
