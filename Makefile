@@ -32,10 +32,11 @@ test: $(STAMP)
 	./scripts/system-deps.sh test
 	$(BIN)/python -m pytest
 
-## bench: detection quality and speed figures, robustness to a world unlike the model, and the dashboard's page times
+## bench: detection quality and speed figures, heart and breathing, robustness to a world unlike the model, and the dashboard's page times
 bench: $(STAMP)
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.sleepers
+	$(BIN)/python -m bench.vitals
 	$(BIN)/python -m bench.robustness
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.load

@@ -22,7 +22,7 @@ from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
 from appliance.detection.sleepers import CoupleDetector
-from appliance.detection.vitals import SleeperVitals
+from appliance.detection.vitals import CoupleVitals, SleeperVitals
 from appliance.sdnotify import Notifier
 from appliance.requests import DELETE_NIGHT, take_requests
 from appliance.store import State, Store
@@ -90,8 +90,7 @@ class Daemon:
                                  rails=src.rails, provisional_after_s=provisional)
         books: list[NightBook] = []
         # each sleeper's heart and breathing: both strips of one sleeper, or each sleeper's own
-        vitals = ([SleeperVitals(src.fs, [k]) for k in range(2)] if len(names) == 2
-                  else [SleeperVitals(src.fs, list(range(src.channels)))])
+        vitals = CoupleVitals(src.fs) if len(names) == 2 else SleeperVitals(src.fs, list(range(src.channels)))
         book = None
         movements = 0
         nights: set[int] = set()
@@ -114,6 +113,8 @@ class Daemon:
                     origin = self._origin_utc(block)
                     self.store.new_session(origin, self.source_name, src.fs, src.channels, clock_synced())
                     books = [NightBook(self.store, self.cfg, origin, src.fs, src.channels, who) for who in names]
+                    if len(books) == 2:
+                        books[0].partner, books[1].partner = books[1], books[0]
                     book = books[0]
                     raw = self._open_raw(origin, src)
                 if raw is not None:
@@ -126,8 +127,8 @@ class Daemon:
                 if not self.finite:
                     self._follow_clock(books, det)
                 take(ev)
-                for b, v in zip(books, vitals):
-                    b.add_minutes(v.feed(block.samples))
+                for b, minutes in zip(books, _per_sleeper(vitals.feed(block.samples))):
+                    b.add_minutes(minutes)
                 if det.end_s >= next_health:
                     self._queue_health(det, book)
                     next_health += HEALTH_EVERY_S
@@ -141,8 +142,8 @@ class Daemon:
                     break
             if book is not None:
                 take(det.finish())
-                for b, v in zip(books, vitals):
-                    b.add_minutes(v.finish())
+                for b, minutes in zip(books, _per_sleeper(vitals.finish())):
+                    b.add_minutes(minutes)
                 if self.finite and not self._stop:
                     for b in books:
                         b.close()      # the recording is over, and so is its night
@@ -282,6 +283,11 @@ class Daemon:
     def _say(self, text: str) -> None:
         print(f"kickwatch: {text}", file=sys.stderr, flush=True)
         self.notifier.status(text)
+
+
+def _per_sleeper(minutes: list) -> list[list]:
+    """Minutes per sleeper: a CoupleVitals gives a list per sleeper, a SleeperVitals one list."""
+    return minutes if minutes and isinstance(minutes[0], list) else [minutes]
 
 
 def _in_bed(det) -> str | None:

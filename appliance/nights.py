@@ -54,6 +54,7 @@ class NightBook:
         self.store, self.cfg = store, cfg
         self.origin_utc, self.fs, self.channels = origin_utc, fs, channels
         self.sleeper = sleeper
+        self.partner: NightBook | None = None     # the other sleeper's book, with two in the bed (the daemon sets it)
         self.gap_s = cfg.store.night_gap_min * 60
         self.night: OpenNight | None = self._resume()
 
@@ -99,6 +100,14 @@ class NightBook:
             bed = self.night.bed
             if bed and bed[-1][1] is not None and self.night.last_s - bed[-1][1] > self.gap_s:
                 self.close()
+
+    def _partners_movements(self) -> list[Movement]:
+        """The other sleeper's movements of tonight on this night's clock (two in the bed), or none."""
+        other = self.partner.night if self.partner is not None else None
+        if other is None or self.night is None:
+            return []
+        shift = other.origin_utc - self.night.origin_utc
+        return [Movement(m.onset_s + shift, m.offset_s + shift, m.kind) for m in other.movements]
 
     def add_minutes(self, minutes: list[Minute]) -> None:
         """Take the heart and breathing readings of whole minutes of this session's stream."""
@@ -159,7 +168,7 @@ class NightBook:
 
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
         result = with_vitals(n.minutes, n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s,
-                             kept_events=n.kept_events, kept_vitals=n.kept_vitals)
+                             kept_events=n.kept_events, kept_vitals=n.kept_vitals, others=self._partners_movements())
         o = n.origin_utc
         _queue_scores(self.store, n.id, o, result, n.written)
         _queue_vitals(self.store, n.id, o, result, n.written_vitals)

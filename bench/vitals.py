@@ -29,26 +29,50 @@ from pathlib import Path
 import numpy as np
 
 from appliance.config import Config
-from appliance.detection.analysis import analyze_signal
+from appliance.detection.analysis import analyze_couple, analyze_signal
 from appliance.detection.evaluation import prf
 from appliance.detection.scoring import NightResult, Movement
 from sensor.recording import read_recording
-from sensor.simulator import simulate_night
+from sensor.simulator import simulate_couple, simulate_night
 
 HELD_OUT = (301, 302, 303)
+COUPLES = ("couple", "couple_loadcell")
 PROFILES = ("piezo12", "piezo10", "loadcell", "loadcell500", "severe", "breathing", "breathing_loadcell")
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
 
-def still_minutes(truth) -> set[int]:
-    """Minute starts wholly in the truth's bed that no true movement comes within 2 s of."""
-    moves = truth.lms + truth.large
+def still_minutes(truth, sleeper: dict | None = None, other: dict | None = None) -> set[int]:
+    """Minute starts wholly in the truth's bed that no true movement comes within 2 s of (with two
+    sleepers, `sleeper`'s bed, and neither one's movements: the other's reach this strip too)."""
+    own = sleeper or {"lms": truth.lms, "large": truth.large, "bed": truth.bed, "vitals": truth.vitals}
+    moves = own["lms"] + own["large"] + ((other["lms"] + other["large"]) if other else [])
     out = set()
-    for t, _, _ in truth.vitals:
-        if any(a <= t and t + 60 <= b for a, b in truth.bed) and not any(
+    for t, _, _ in own["vitals"]:
+        if any(a <= t and t + 60 <= b for a, b in own["bed"]) and not any(
                 a - 2 < t + 60 and b + 2 > t for a, b in moves):
             out.add(int(t))
     return out
+
+
+def score_couple(job) -> list[dict]:
+    """Each sleeper's heart and breathing on their own strip, the other's heart beside it through the mattress."""
+    profile, seed, hours = job
+    rec, truth = simulate_couple(hours, seed, profile)
+    res = analyze_couple(rec.signal, rec.fs, ["A", "B"])
+    rows = []
+    for k, night in enumerate(res.nights):
+        sl, other = truth.sleepers[k], truth.sleepers[1 - k]
+        true = {int(t): (hr, br) for t, hr, br in sl["vitals"]}
+        still = still_minutes(truth, sl, other)
+        found = {int(v["t_s"]): v for v in night.vitals}
+        hr = [abs(found[t]["heart_bpm"] - true[t][0]) for t in still if found.get(t, {}).get("heart_bpm") is not None]
+        br = [abs(found[t]["breaths_pm"] - true[t][1]) for t in still if found.get(t, {}).get("breaths_pm") is not None]
+        hr_other = [abs(found[t]["heart_bpm"] - other["vitals"][t // 60][1]) for t in still
+                    if found.get(t, {}).get("heart_bpm") is not None and t // 60 < len(other["vitals"])]
+        rows.append({"profile": profile, "seed": seed, "who": k, "coupling": truth.coupling, "corner": truth.corner_hz,
+                     "still": len(still), "hr_err": hr, "br_err": br,
+                     "as_other": sum(e < 2.0 <= a for e, a in zip(hr_other, hr))})
+    return rows
 
 
 def truth_result(truth) -> NightResult:
@@ -148,6 +172,16 @@ def main() -> int:
     if without:
         worst = max(r["found_events"] / max(r["hours"], 1e-9) for r in without)
         print(f"  nights without events ({len(without)}): at most {worst:.2f} events an hour found (target <= 1)")
+    with Pool(2) as pool:
+        pairs = [r for each in pool.map(score_couple, [(p, s, hours) for p in COUPLES for s in seeds]) for r in each]
+    print("  two sleepers, a strip each (the other's heart through the mattress too):")
+    for r in pairs:
+        print(f"    {r['profile'] + ' ' + str(r['seed'])} sleeper {r['who']} (coupling {r['coupling']}, corner "
+              f"{r['corner']} Hz): HR MAE {_mean(r['hr_err'])} on {len(r['hr_err']) / max(r['still'], 1):.2f}, "
+              f"BR MAE {_mean(r['br_err'])} on {len(r['br_err']) / max(r['still'], 1):.2f}; "
+              f"{r['as_other']} minutes read the other's heart")
+    hr2 = [e for r in pairs for e in r["hr_err"]]
+    print(f"    pooled: HR MAE {_mean(hr2)} on {len(hr2) / max(sum(r['still'] for r in pairs), 1):.2f} of still minutes")
     rises = [r["rise"]["rise_bpm"] for r in rows if r["rise"] and r["rise"]["rise_bpm"] is not None]
     if rises:
         print(f"  heart's answer to a kick (non-periodic LMs): median rise {statistics.median(rises):.1f} bpm over {len(rises)} nights")

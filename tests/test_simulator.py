@@ -50,3 +50,15 @@ def test_a_world_unlike_the_model_is_asked_for_by_name():
         simulate_night(0.1, 1, "piezo12", world=World(lm_shape="wiggle"))
     rec, truth = simulate_night(0.1, 1, "piezo12", world=World(lm_shape="press", heart_rate=(1.4, 1.8)))
     assert rec.signal.shape[0] == int(0.1 * 3600 * rec.fs)
+
+
+def test_breathing_events_come_in_episodes_in_bed_and_the_truth_has_every_minutes_rates():
+    from sensor.simulator import simulate_night
+    rec, truth = simulate_night(1.5, 16, "breathing")
+    assert len(truth.respiratory_events) >= 5
+    for a, b in truth.respiratory_events:
+        assert 10.0 <= b - a <= 45.0 and any(p <= a and b <= q for p, q in truth.bed)
+    assert [t for t, _, _ in truth.vitals] == [60 * k for k in range(int(truth.duration_s // 60))]
+    assert all(40 <= hr <= 100 and 6 <= br <= 30 for _, hr, br in truth.vitals)
+    plain = simulate_night(1.5, 16, "piezo12")[1]
+    assert plain.respiratory_events == []

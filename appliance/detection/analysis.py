@@ -7,7 +7,7 @@ from appliance.detection.pipeline import StreamDetector
 from appliance.detection.scoring import CoupleResult, NightResult, bed_periods
 from appliance.detection.sleepers import CoupleDetector
 from appliance.detection.settings import Rules
-from appliance.detection.vitals import minutes_of, with_vitals
+from appliance.detection.vitals import couple_minutes_of, minutes_of, with_vitals
 
 
 def _stream(det, signal: np.ndarray, block: int | None) -> list[tuple[list, list]]:
@@ -45,7 +45,9 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
         raise ValueError(f"two sleepers need two channels, one per name; got {signal.shape} for {names}")
     det = CoupleDetector(fs, cfg.detection)
     duration = signal.shape[0] / fs
-    nights = [with_vitals(minutes_of(signal, fs, [k]), movements, bed_periods(changes, duration), cfg.series, fs, 2,
-                          duration, {"sensor": side.det.health.as_dict()})
-              for k, ((movements, changes), side) in enumerate(zip(_stream(det, signal, block), det.sides))]
+    each = _stream(det, signal, block)
+    minutes = couple_minutes_of(signal, fs)
+    nights = [with_vitals(minutes[k], movements, bed_periods(changes, duration), cfg.series, fs, 2,
+                          duration, {"sensor": side.det.health.as_dict()}, others=each[1 - k][0])
+              for k, ((movements, changes), side) in enumerate(zip(each, det.sides))]
     return CoupleResult(nights, names)

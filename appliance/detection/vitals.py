@@ -70,6 +70,12 @@ class Minute:
     breaths_pm: float | None
     intervals: np.ndarray      # per second: the beat interval in s, NaN where no clear rhythm
     depth: np.ndarray          # breathing envelope at BREATH_FS over the minute
+    heart_power: float = 0.0   # the heart band's mean square over the minute (its scale is the strip's)
+
+    def without_heart(self) -> None:
+        """This strip's rhythm was another heart's: the minute has no heart rate of its own."""
+        self.heart_bpm = None
+        self.intervals = np.full_like(self.intervals, np.nan)
 
 
 def _bands(x: np.ndarray, fs: float, bands) -> list[tuple[np.ndarray, float]]:
@@ -188,6 +194,7 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float)
     (heart, heart_fs), (breath, breath_fs) = _bands(x, fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
     k, length = heart.shape
     hstart = int(round(before_s * heart_fs))
+    power = np.mean(heart[:, hstart:hstart + int(MINUTE_S * heart_fs)] ** 2, axis=1)
     half = int(HEART_WINDOW_S / 2 * heart_fs)
     centres = (hstart + (np.arange(per) + 0.5) * heart_fs).astype(int)
     keep = (centres - half >= 0) & (centres + half <= length)
@@ -211,7 +218,8 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float)
     for row, t_s in enumerate(starts):
         beat = _agreed(intervals[row])
         breaths = round(60.0 / float(rates[row]), 1) if np.isfinite(rates[row]) else None
-        out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row]))
+        out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row],
+                          float(power[row])))
     return out
 
 
@@ -340,6 +348,46 @@ class SleeperVitals:
     @staticmethod
     def _clearest(per_strip: list[list[Minute]]) -> list[Minute]:
         return [max(each, key=lambda m: int(np.isfinite(m.intervals).sum())) for each in zip(*per_strip)]
+
+
+SAME_HEART = 0.03      # two strips' rates this close in one minute: one heart, seen on both
+
+
+def own_hearts(first: list[Minute], second: list[Minute]) -> None:
+    """Two sleepers, a strip each: where both strips read the same heart rate in a minute, it is one
+    heart, seen whole on its sleeper's strip and through the mattress, weaker, on the other's;
+    the weaker strip's minute is left without a heart rate (two hearts beating alike for a whole
+    minute cannot be told apart from one, so that minute is given up rather than guessed)."""
+    for a, b in zip(first, second):
+        if a.heart_bpm is None or b.heart_bpm is None:
+            continue
+        if abs(a.heart_bpm - b.heart_bpm) <= SAME_HEART * max(a.heart_bpm, b.heart_bpm):
+            (a if a.heart_power < b.heart_power else b).without_heart()
+
+
+class CoupleVitals:
+    """Two sleepers' minutes, a strip each (channel k under sleeper k), each with their own heart."""
+
+    def __init__(self, fs: float):
+        self.sides = [SleeperVitals(fs, [0]), SleeperVitals(fs, [1])]
+
+    def feed(self, samples: np.ndarray) -> list[list[Minute]]:
+        return self._own([side.feed(samples) for side in self.sides])
+
+    def finish(self) -> list[list[Minute]]:
+        return self._own([side.finish() for side in self.sides])
+
+    @staticmethod
+    def _own(each: list[list[Minute]]) -> list[list[Minute]]:
+        own_hearts(*each)
+        return each
+
+
+def couple_minutes_of(signal: np.ndarray, fs: float) -> list[list[Minute]]:
+    """Both sleepers' whole minutes of a two-strip signal."""
+    reader = CoupleVitals(fs)
+    a, b = reader.feed(signal), reader.finish()
+    return [a[0] + b[0], a[1] + b[1]]
 
 
 def minutes_of(signal: np.ndarray, fs: float, channels: list[int]) -> list[Minute]:
@@ -481,7 +529,7 @@ RESPONSE_AFTER_S = 30       # ...to 30 s after
 RESPONSE_MIN = 5            # fewer kicks with a clear rhythm around them than this draw no curve
 
 
-def heart_response(minutes: list[Minute], movements) -> dict | None:
+def heart_response(minutes: list[Minute], movements, others=()) -> dict | None:
     """The average heart rate, second by second, from 10 s before to 30 s after the onsets of the
     night's leg movements (periodic and not, apart), and its rise over the rate before.
 
@@ -495,7 +543,7 @@ def heart_response(minutes: list[Minute], movements) -> dict | None:
     track = np.concatenate([m.intervals for m in minutes])
     t0 = int(minutes[0].t_s)
     reach = HEART_WINDOW_S / 2 + 0.5     # a second whose window a movement touches: its rhythm is the kick's
-    for m in movements:
+    for m in list(movements) + list(others):
         track[max(0, int(m.onset_s - reach) - t0):max(0, int(np.ceil(m.offset_s + reach)) - t0)] = np.nan
     lags = np.arange(-RESPONSE_BEFORE_S, RESPONSE_AFTER_S + 1)
     out = {"t_s": [int(x) for x in lags]}
@@ -526,16 +574,19 @@ def _curve(rows: np.ndarray) -> dict | None:
 
 
 def with_vitals(minutes: list[Minute], movements, bed, series_cfg, fs: float, channels: int, duration_s: float,
-                extra: dict | None = None, kept_events=(), kept_vitals=()):
+                extra: dict | None = None, kept_events=(), kept_vitals=(), others=()):
     """A night scored with its breathing events, minutes in bed and the heart's answer to a kick.
 
     `kept_events` and `kept_vitals` are what was found before `minutes` begin (a daemon that
-    restarted mid-night keeps its stored part of the night and reads on from there).
+    restarted mid-night keeps its stored part of the night and reads on from there). `others`
+    are the other sleeper's movements, with two in the bed: they reach this strip through the
+    mattress, so a minute they touch is no still minute here either.
     """
-    events = list(kept_events) + breathing_events(minutes, movements, bed)
-    vitals = list(kept_vitals) + vitals_of(minutes, movements, bed)
+    disturbed = list(movements) + list(others)
+    events = list(kept_events) + breathing_events(minutes, disturbed, bed)
+    vitals = list(kept_vitals) + vitals_of(minutes, disturbed, bed)
     night = NightResult(movements, bed, series_cfg, fs, channels, duration_s, extra, events=events, vitals=vitals)
-    night.heart_response = heart_response(minutes, night.movements)   # once the series say which are periodic
+    night.heart_response = heart_response(minutes, night.movements, others)   # once the series say which are periodic
     return night
 
 
