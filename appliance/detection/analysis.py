@@ -1,6 +1,8 @@
 """Offline analysis of a recording: the `kickwatch analyze --json` contract of DESIGN.md."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from appliance.detection.pipeline import StreamDetector
@@ -29,11 +31,13 @@ def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, bloc
     cfg = cfg or Rules()
     signal = signal if signal.ndim == 2 else signal[:, None]
     det = StreamDetector(fs, signal.shape[1], cfg.detection)
-    [(movements, changes)] = _stream(det, signal, block)
+    with ThreadPoolExecutor(1) as beside:     # heart and breathing read while the detector runs (numpy frees the GIL)
+        reading = beside.submit(minutes_of, signal, fs, list(range(signal.shape[1])))
+        [(movements, changes)] = _stream(det, signal, block)
+        minutes = reading.result()
     duration = signal.shape[0] / fs
     bed = bed_periods(changes, duration)
     extra = {"sensor": det.health.as_dict()}
-    minutes = minutes_of(signal, fs, list(range(signal.shape[1])))
     return with_vitals(minutes, movements, bed, cfg.series, fs, signal.shape[1], duration, extra)
 
 
@@ -45,8 +49,10 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
         raise ValueError(f"two sleepers need two channels, one per name; got {signal.shape} for {names}")
     det = CoupleDetector(fs, cfg.detection)
     duration = signal.shape[0] / fs
-    each = _stream(det, signal, block)
-    minutes = couple_minutes_of(signal, fs)
+    with ThreadPoolExecutor(1) as beside:
+        reading = beside.submit(couple_minutes_of, signal, fs)
+        each = _stream(det, signal, block)
+        minutes = reading.result()
     nights = [with_vitals(minutes[k], movements, bed_periods(changes, duration), cfg.series, fs, 2,
                           duration, {"sensor": side.det.health.as_dict()}, others=each[1 - k][0])
               for k, ((movements, changes), side) in enumerate(zip(each, det.sides))]

@@ -179,8 +179,8 @@ def _agreed(values: np.ndarray, min_seconds: int = MIN_SECONDS) -> float | None:
     best = int(np.argmax(counts))
     if counts[best] < max(min_seconds, MIN_SHARE * len(v)):
         return None
-    group = v[lo[best]:hi[best]]
-    centre = float(np.median(group))
+    a, b = lo[best], hi[best]                       # v is sorted: the group's median by index
+    centre = float(v[(a + b - 1) // 2] + v[(a + b) // 2]) / 2
     rivals = counts[np.abs(v - centre) > 2 * AGREE * centre]
     if len(rivals) and rivals.max() > RIVAL * counts[best]:
         return None
@@ -250,18 +250,23 @@ class _Reducer:
         self._tail = np.zeros(0)
         self._tail_start = 0         # raw index of _tail[0]
         self._next = 0               # raw index where the next output's boxcar starts
-
         self._kernel = np.convolve(np.ones(self.hum[0]) / self.hum[0], np.ones(self.hum[1]) / self.hum[1])
 
     def feed(self, x: np.ndarray) -> np.ndarray:
-        buf = np.concatenate([self._tail, x])
+        buf = np.concatenate([self._tail, x]) if len(self._tail) else x
         first = self._next - self._tail_start
-        if len(buf) - first < len(self._kernel):
+        width = sum(self.hum) - 1                      # raw samples under one output
+        count = (len(buf) - first - width) // self.step + 1
+        if count <= 0:
             self._tail = buf
             return np.zeros(0)
-        windows = np.lib.stride_tricks.sliding_window_view(buf[first:], len(self._kernel))[::self.step]
-        out = windows @ self._kernel
-        self._next += len(out) * self.step
+        seg = buf[first:]
+        out = np.zeros(count)
+        part = np.empty(count)
+        for k, w in enumerate(self._kernel):           # only the kept outputs are summed
+            np.multiply(seg[k:k + (count - 1) * self.step + 1:self.step], w, out=part)
+            out += part
+        self._next += count * self.step
         self._tail = buf[self._next - self._tail_start:]
         self._tail_start = self._next
         return out
