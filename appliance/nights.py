@@ -164,10 +164,10 @@ class NightBook:
         n = self.night
         if n is None or not n.dirty:
             return
-        from appliance.detection.vitals import with_vitals    # numpy: the daemon's, not a reader's
+        from appliance.detection.whole_night import score_night    # numpy: the daemon's, not a reader's
 
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
-        result = with_vitals(n.minutes, n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s,
+        result = score_night(n.minutes, n.movements, bed, self.cfg.series, self.fs, self.channels, n.last_s,
                              kept_events=n.kept_events, kept_vitals=n.kept_vitals, others=self._partners_movements())
         o = n.origin_utc
         _queue_scores(self.store, n.id, o, result, n.written)

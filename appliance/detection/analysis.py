@@ -9,7 +9,8 @@ from appliance.detection.pipeline import StreamDetector
 from appliance.detection.scoring import CoupleResult, NightResult, bed_periods
 from appliance.detection.sleepers import CoupleDetector
 from appliance.detection.settings import Rules
-from appliance.detection.vitals import couple_minutes_of, minutes_of, with_vitals
+from appliance.detection.vitals import couple_minutes_of, minutes_of
+from appliance.detection.whole_night import score_night
 
 
 def _stream(det, signal: np.ndarray, block: int | None) -> list[tuple[list, list]]:
@@ -38,7 +39,7 @@ def analyze_signal(signal: np.ndarray, fs: float, cfg: Rules | None = None, bloc
     duration = signal.shape[0] / fs
     bed = bed_periods(changes, duration)
     extra = {"sensor": det.health.as_dict()}
-    return with_vitals(minutes, movements, bed, cfg.series, fs, signal.shape[1], duration, extra)
+    return score_night(minutes, movements, bed, cfg.series, fs, signal.shape[1], duration, extra)
 
 
 def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules | None = None,
@@ -53,7 +54,7 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
         reading = beside.submit(couple_minutes_of, signal, fs)
         each = _stream(det, signal, block)
         minutes = reading.result()
-    nights = [with_vitals(minutes[k], movements, bed_periods(changes, duration), cfg.series, fs, 2,
+    nights = [score_night(minutes[k], movements, bed_periods(changes, duration), cfg.series, fs, 2,
                           duration, {"sensor": side.det.health.as_dict()}, others=each[1 - k][0])
               for k, ((movements, changes), side) in enumerate(zip(each, det.sides))]
     return CoupleResult(nights, names)

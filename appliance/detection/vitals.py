@@ -16,9 +16,9 @@ on the minute and a few seconds either side:
    hum) and the breathing band (0.1-0.8 Hz, at 5 Hz).
 2. Beat-to-beat intervals: every second, the normalised autocorrelation of the
    heart band over the 6 s around it; the interval is the lag of its highest peak
-   between 0.46 and 1.5 s (130 to 40 beats a minute: a body lying in bed). A peak at half that lag almost
-   as high means the highest was two beats (a BCG with a weak beat between strong
-   ones), so the half is taken. Its height is the window's quality: a clear rhythm
+   between 0.46 and 1.5 s (130 to 40 beats a minute: a body lying in bed). A peak
+   at half that lag almost as high means the highest was two beats (a BCG with a
+   weak beat between strong ones), so the half is taken. Its height is the window's quality: a clear rhythm
    repeats (near 1), noise or movement does not.
 3. The minute's heart rate: the median interval of the largest group of seconds that
    pass and agree within 8 %, kept only when that group holds at least 15 seconds and
@@ -31,7 +31,11 @@ on the minute and a few seconds either side:
    five times a second, for the breathing events (breathing_events).
 
 Whether a minute was still and in bed is the detector's to say: `vitals_of` keeps the
-minutes that lie wholly in bed and empties those a movement touches.
+minutes that lie wholly in bed and empties those a movement touches. With two sleepers
+each strip also carries the other's heart through the mattress: `own_hearts` keeps each
+heart on its own strip. What the minutes give further: breathing pauses
+(appliance.detection.breathing_events) and the heart's answer to a kick
+(appliance.detection.heart_response).
 """
 from __future__ import annotations
 
@@ -39,8 +43,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-
-from appliance.detection.scoring import NightResult
 
 MINUTE_S = 60.0
 HEART_BAND = (3.0, 10.0)
@@ -420,179 +422,6 @@ def vitals_of(minutes: list[Minute], movements, bed: list[tuple[float, float]]) 
         out.append({"t_s": a, "heart_bpm": m.heart_bpm if still else None,
                     "breaths_pm": m.breaths_pm if still else None})
     return out
-
-
-EVENT_MIN_S = 10.0          # a breathing event lasts at least this long (DESIGN.md)
-EVENT_DEPTH = 0.5           # breathing under this share of the sleeper's own level just before
-BASELINE_S = 120.0          # "just before": the level over the two minutes before...
-BASELINE_PERCENTILE = 75    # ...as the depth most breaths there reach (events and movements left out)
-EVENT_BRIDGE_S = 1.0        # a blip this short does not end an event
-
-
-def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Stretches of at least 10 s in bed in which the breathing envelope stays under half the sleeper's
-    own level over the two minutes before.
-
-    The level is the median depth of the breaths in those two minutes, the pauses among them left
-    out (a pause is no breath), so a row of events does not lower the bar for the next. A
-    movement hides the breathing under it: its seconds are neither an event nor a level, and an
-    event running into one ends at its onset (the arousal that ends a pause often moves the legs,
-    so an event that holds a movement near its end is still an event).
-    """
-    if not minutes:
-        return []
-    depth = np.concatenate([m.depth for m in minutes])
-    t = minutes[0].t_s + np.arange(len(depth)) / BREATH_FS
-    known = np.zeros(len(depth), bool)
-    for a, b in bed:
-        known |= (t >= a) & (t < b)
-    for m in movements:
-        known &= ~((t >= m.onset_s - MOVEMENT_MARGIN_S) & (t < m.offset_s + MOVEMENT_MARGIN_S))
-    if not known.any():
-        return []
-    breathing = known & (depth >= EVENT_DEPTH * np.median(depth[known]))
-    level = _running_level(depth, breathing)
-    events = []
-    i = 0
-    candidates = np.flatnonzero(known & (depth < EVENT_DEPTH * level))
-    for a in candidates:
-        if a < i:
-            continue
-        bar = EVENT_DEPTH * level[a]
-        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS))
-        end = float(t[b - 1] + 1 / BREATH_FS)
-        if b < len(known) and not known[b]:
-            # it ran into a movement: the pause lasted until the movement began
-            end = max(end, min((m.onset_s for m in movements
-                                if m.onset_s - MOVEMENT_MARGIN_S <= t[b] < m.offset_s + MOVEMENT_MARGIN_S), default=end))
-        if end - float(t[a]) >= EVENT_MIN_S:
-            events.append((round(float(t[a]), 2), round(end, 2)))
-        i = b
-    return events
-
-
-LEVEL_BLOCK_S = 10.0
-
-
-def _running_level(depth: np.ndarray, breathing: np.ndarray) -> np.ndarray:
-    """Per sample: the median depth of the breathing in the BASELINE_S before its 10-second block
-    (the median of those blocks' medians; NaN where too little is known)."""
-    block = int(LEVEL_BLOCK_S * BREATH_FS)
-    k = int(BASELINE_S / LEVEL_BLOCK_S)
-    n = len(depth) // block * block
-    masked = np.where(breathing, depth, np.nan)[:n].reshape(-1, block)
-    enough = np.count_nonzero(np.isfinite(masked), axis=1) >= block / 4
-    med = np.full(len(masked), np.nan)
-    if enough.any():
-        med[enough] = np.nanmedian(masked[enough], axis=1)
-    padded = np.concatenate([np.full(k, np.nan), med])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, k)[:len(med)]   # the k blocks before each
-    seen = np.count_nonzero(np.isfinite(windows), axis=1)
-    level = np.full(len(med), np.nan)
-    ok = seen >= k / 4
-    if ok.any():
-        level[ok] = np.nanmedian(windows[ok], axis=1)
-    out = np.full(len(depth), np.nan)
-    out[:n] = np.repeat(level, block)
-    return out
-
-
-def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int) -> int:
-    """From `a`, where the depth is under `bar`: the end of the stretch that stays under it, blips of
-    at most `gap` samples bridged. A movement inside is passed over when the breathing is still
-    under the bar after it (a kick in the middle of a pause), else the stretch ends at its onset."""
-    i, last_low = a, a
-    while i < len(depth):
-        if not known[i]:
-            after = _next_known(known, i)
-            if after is None or after - i > MAX_HIDDEN_S * BREATH_FS:
-                break
-            look = depth[after:after + int(AFTER_MOVEMENT_S * BREATH_FS)]
-            if not len(look) or not known[after:after + len(look)].all() or np.median(look) >= bar:
-                break
-            i = last_low = after
-            continue
-        if depth[i] < bar:
-            last_low = i
-        elif i - last_low > gap:
-            break
-        i += 1
-    return last_low + 1
-
-
-MAX_HIDDEN_S = 15.0       # a movement longer than this inside a pause: no telling what the breathing did
-AFTER_MOVEMENT_S = 2.0    # how long after a movement the breathing is looked at
-
-
-def _next_known(known: np.ndarray, i: int) -> int | None:
-    rest = np.flatnonzero(known[i:])
-    return int(i + rest[0]) if len(rest) else None
-
-
-RESPONSE_BEFORE_S = 10      # the heart's answer to a kick: from 10 s before its onset...
-RESPONSE_AFTER_S = 30       # ...to 30 s after
-RESPONSE_MIN = 5            # fewer kicks with a clear rhythm around them than this draw no curve
-
-
-def heart_response(minutes: list[Minute], movements, others=()) -> dict | None:
-    """The average heart rate, second by second, from 10 s before to 30 s after the onsets of the
-    night's leg movements (periodic and not, apart), and its rise over the rate before.
-
-    Each kick's curve is its beat-interval track, in beats a minute; a second with no clear
-    rhythm, or whose window the kick itself (or another movement) lies in, is left out of that
-    second's average, and a second that fewer than RESPONSE_MIN kicks have is left empty. The
-    rise is the curve's highest second after the onset less its mean over the seconds before.
-    """
-    if not minutes:
-        return None
-    track = np.concatenate([m.intervals for m in minutes])
-    t0 = int(minutes[0].t_s)
-    reach = HEART_WINDOW_S / 2 + 0.5     # a second whose window a movement touches: its rhythm is the kick's
-    for m in list(movements) + list(others):
-        track[max(0, int(m.onset_s - reach) - t0):max(0, int(np.ceil(m.offset_s + reach)) - t0)] = np.nan
-    lags = np.arange(-RESPONSE_BEFORE_S, RESPONSE_AFTER_S + 1)
-    out = {"t_s": [int(x) for x in lags]}
-    for name, periodic in (("periodic", True), ("other", False)):
-        rows = []
-        for m in movements:
-            if m.kind != "lm" or m.periodic != periodic:
-                continue
-            idx = int(m.onset_s) - t0 + lags
-            if idx[0] < 0 or idx[-1] >= len(track):
-                continue
-            rows.append(60.0 / track[idx])
-        out[name] = _curve(np.array(rows)) if len(rows) >= RESPONSE_MIN else None
-    return out
-
-
-def _curve(rows: np.ndarray) -> dict | None:
-    seen = np.isfinite(rows)
-    counts = seen.sum(axis=0)
-    mean = np.where(counts >= RESPONSE_MIN, np.nansum(rows, axis=0) / np.maximum(counts, 1), np.nan)
-    if np.count_nonzero(np.isfinite(mean[:RESPONSE_BEFORE_S])) < RESPONSE_BEFORE_S // 3:
-        return None
-    before = float(np.nanmean(mean[:RESPONSE_BEFORE_S]))
-    after = mean[RESPONSE_BEFORE_S:]
-    rise = float(np.nanmax(after)) - before if np.isfinite(after).any() else None
-    return {"bpm": [round(float(v), 1) if np.isfinite(v) else None for v in mean],
-            "kicks": int(len(rows)), "rise_bpm": round(rise, 1) if rise is not None else None}
-
-
-def with_vitals(minutes: list[Minute], movements, bed, series_cfg, fs: float, channels: int, duration_s: float,
-                extra: dict | None = None, kept_events=(), kept_vitals=(), others=()):
-    """A night scored with its breathing events, minutes in bed and the heart's answer to a kick.
-
-    `kept_events` and `kept_vitals` are what was found before `minutes` begin (a daemon that
-    restarted mid-night keeps its stored part of the night and reads on from there). `others`
-    are the other sleeper's movements, with two in the bed: they reach this strip through the
-    mattress, so a minute they touch is no still minute here either.
-    """
-    disturbed = list(movements) + list(others)
-    events = list(kept_events) + breathing_events(minutes, disturbed, bed)
-    vitals = list(kept_vitals) + vitals_of(minutes, disturbed, bed)
-    night = NightResult(movements, bed, series_cfg, fs, channels, duration_s, extra, events=events, vitals=vitals)
-    night.heart_response = heart_response(minutes, night.movements, others)   # once the series say which are periodic
-    return night
 
 
 STRETCH_STEP_S = 0.5        # a short stretch (a placement check) looks every half second

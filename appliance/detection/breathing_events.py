@@ -1,0 +1,119 @@
+"""Breathing pauses: stretches of at least 10 s in which the breathing movement the strip sees
+stops or falls well below the sleeper's own level just before.
+
+The strip feels breathing effort, not airflow. A central pause stops the movement; an
+obstructed breath (chest and belly moving against each other) shrinks the net movement
+at the strip; a shallow stretch is smaller breaths. All three show as the breathing
+band's envelope (appliance.detection.vitals, five times a second) falling under half
+of what it was: that is what is found here, and nothing here calls it an apnea.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.detection.vitals import BREATH_FS, MOVEMENT_MARGIN_S, Minute
+
+EVENT_MIN_S = 10.0          # a breathing event lasts at least this long (DESIGN.md)
+EVENT_DEPTH = 0.5           # breathing under this share of the sleeper's own level just before
+BASELINE_S = 120.0          # "just before": the level over the two minutes before...
+EVENT_BRIDGE_S = 1.0        # a blip this short does not end an event
+
+
+def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Stretches of at least 10 s in bed in which the breathing envelope stays under half the sleeper's
+    own level over the two minutes before.
+
+    The level is the median depth of the breaths in those two minutes, the pauses among them left
+    out (a pause is no breath), so a row of events does not lower the bar for the next. A
+    movement hides the breathing under it: its seconds are neither an event nor a level, and an
+    event running into one ends at its onset (the arousal that ends a pause often moves the legs,
+    so an event that holds a movement near its end is still an event).
+    """
+    if not minutes:
+        return []
+    depth = np.concatenate([m.depth for m in minutes])
+    t = minutes[0].t_s + np.arange(len(depth)) / BREATH_FS
+    known = np.zeros(len(depth), bool)
+    for a, b in bed:
+        known |= (t >= a) & (t < b)
+    for m in movements:
+        known &= ~((t >= m.onset_s - MOVEMENT_MARGIN_S) & (t < m.offset_s + MOVEMENT_MARGIN_S))
+    if not known.any():
+        return []
+    breathing = known & (depth >= EVENT_DEPTH * np.median(depth[known]))
+    level = _running_level(depth, breathing)
+    events = []
+    i = 0
+    candidates = np.flatnonzero(known & (depth < EVENT_DEPTH * level))
+    for a in candidates:
+        if a < i:
+            continue
+        bar = EVENT_DEPTH * level[a]
+        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS))
+        end = float(t[b - 1] + 1 / BREATH_FS)
+        if b < len(known) and not known[b]:
+            # it ran into a movement: the pause lasted until the movement began
+            end = max(end, min((m.onset_s for m in movements
+                                if m.onset_s - MOVEMENT_MARGIN_S <= t[b] < m.offset_s + MOVEMENT_MARGIN_S), default=end))
+        if end - float(t[a]) >= EVENT_MIN_S:
+            events.append((round(float(t[a]), 2), round(end, 2)))
+        i = b
+    return events
+
+
+LEVEL_BLOCK_S = 10.0
+
+
+def _running_level(depth: np.ndarray, breathing: np.ndarray) -> np.ndarray:
+    """Per sample: the median depth of the breathing in the BASELINE_S before its 10-second block
+    (the median of those blocks' medians; NaN where too little is known)."""
+    block = int(LEVEL_BLOCK_S * BREATH_FS)
+    k = int(BASELINE_S / LEVEL_BLOCK_S)
+    n = len(depth) // block * block
+    masked = np.where(breathing, depth, np.nan)[:n].reshape(-1, block)
+    enough = np.count_nonzero(np.isfinite(masked), axis=1) >= block / 4
+    med = np.full(len(masked), np.nan)
+    if enough.any():
+        med[enough] = np.nanmedian(masked[enough], axis=1)
+    padded = np.concatenate([np.full(k, np.nan), med])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, k)[:len(med)]   # the k blocks before each
+    seen = np.count_nonzero(np.isfinite(windows), axis=1)
+    level = np.full(len(med), np.nan)
+    ok = seen >= k / 4
+    if ok.any():
+        level[ok] = np.nanmedian(windows[ok], axis=1)
+    out = np.full(len(depth), np.nan)
+    out[:n] = np.repeat(level, block)
+    return out
+
+
+def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int) -> int:
+    """From `a`, where the depth is under `bar`: the end of the stretch that stays under it, blips of
+    at most `gap` samples bridged. A movement inside is passed over when the breathing is still
+    under the bar after it (a kick in the middle of a pause), else the stretch ends at its onset."""
+    i, last_low = a, a
+    while i < len(depth):
+        if not known[i]:
+            after = _next_known(known, i)
+            if after is None or after - i > MAX_HIDDEN_S * BREATH_FS:
+                break
+            look = depth[after:after + int(AFTER_MOVEMENT_S * BREATH_FS)]
+            if not len(look) or not known[after:after + len(look)].all() or np.median(look) >= bar:
+                break
+            i = last_low = after
+            continue
+        if depth[i] < bar:
+            last_low = i
+        elif i - last_low > gap:
+            break
+        i += 1
+    return last_low + 1
+
+
+MAX_HIDDEN_S = 15.0       # a movement longer than this inside a pause: no telling what the breathing did
+AFTER_MOVEMENT_S = 2.0    # how long after a movement the breathing is looked at
+
+
+def _next_known(known: np.ndarray, i: int) -> int | None:
+    rest = np.flatnonzero(known[i:])
+    return int(i + rest[0]) if len(rest) else None
