@@ -268,3 +268,19 @@ def test_the_quantization_floor_leaves_a_float_recording_alone():
     from appliance.detection.detector import quantization_floor
     assert quantization_floor(float("inf"), 25) == 0.0
     assert quantization_floor(1e-9, 25) < 1e-9 and quantization_floor(3.3 / 1023, 25) > 1e-4
+
+
+def test_the_adcs_step_is_found_under_mains_hum_that_moves_every_sample_many_counts():
+    """An empty bed on a 10-bit ADC with hum of some twenty counts: sample to sample the value jumps
+    by many counts, but the ADC's step is one count, and the floor is judged by that from the start
+    (a floor judged by the jumps would make a body's heartbeat look like an empty bed's noise)."""
+    from appliance.detection.detector import ChannelDetector
+    fs, q = 200.0, 3.3 / 1024
+    t = np.arange(int(5 * fs)) / fs
+    rng = np.random.default_rng(2)
+    hum = 20 * q * np.sin(2 * np.pi * 50.0 * t + 0.3)          # four samples a cycle: jumps of ~20 counts
+    x = np.round((1.65 + hum + rng.normal(0, 0.3 * q, len(t))) / q) * q
+    det = ChannelDetector(fs)
+    det.feed(x)
+    det.finish()
+    assert det._step == pytest.approx(q, rel=1e-6)

@@ -278,10 +278,12 @@ class ChannelDetector:
         self._trim_activity()
 
     def _running_step(self, frames: np.ndarray) -> np.ndarray:
-        """Per frame, the smallest nonzero step between samples up to its end (frame by frame: any chunking)."""
+        """Per frame, the smallest nonzero step between sample values up to its end (frame by frame: any chunking)."""
         if frames.shape[1] < 2:
             return np.full(len(frames), self._step)
-        d = np.abs(np.diff(frames, axis=1))
+        # neighbours in value, not in time: mains hum can move every sample by many counts, yet
+        # among a frame's values sorted, two that are one count apart are seldom missing
+        d = np.diff(np.sort(frames, axis=1), axis=1)
         d[d == 0] = np.inf
         steps = np.minimum.accumulate(np.concatenate([[self._step], d.min(axis=1)]))[1:]
         self._step = float(steps[-1])
