@@ -77,6 +77,9 @@ STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x
 QUANT_FLOOR = 1.5          # resting levels never under this many times the activity of rounding to the ADC's step
 
 
+STEP_EVERY = 5             # frames apart that the ADC's step is looked for in
+
+
 def quantization_floor(step: float, h: int) -> float:
     """The activity a still input makes through an ADC of this step alone, in frames of h samples.
 
@@ -186,6 +189,7 @@ class ChannelDetector:
         self._flat = np.empty(0, bool)
         self._steps = np.empty(0)              # per frame: the smallest sample step seen up to it
         self._step = np.inf
+        self._step_frames = 0                   # frames looked at for the step so far
         self._lows = np.empty(0)               # recent per-tick lows of the envelope, for its resting level
         self._sus_peaks = np.empty(0)          # recent per-tick maxima of sustained activity, for its resting level
         self._sus_rest = 0.0                   # the last tick's resting sustained activity
@@ -283,9 +287,15 @@ class ChannelDetector:
             return np.full(len(frames), self._step)
         # neighbours in value, not in time: mains hum can move every sample by many counts, yet
         # among a frame's values sorted, two that are one count apart are seldom missing
-        d = np.diff(np.sort(frames, axis=1), axis=1)
+        # (every STEP_EVERY-th frame of the stream is looked at: the step is a fact about the ADC, and
+        # sorting every frame would cost more than it tells)
+        first = -self._step_frames % STEP_EVERY
+        self._step_frames += len(frames)
+        smallest = np.full(len(frames), np.inf)
+        d = np.diff(np.sort(frames[first::STEP_EVERY], axis=1), axis=1)
         d[d == 0] = np.inf
-        steps = np.minimum.accumulate(np.concatenate([[self._step], d.min(axis=1)]))[1:]
+        smallest[first::STEP_EVERY] = d.min(axis=1) if len(d) else np.inf
+        steps = np.minimum.accumulate(np.concatenate([[self._step], smallest]))[1:]
         self._step = float(steps[-1])
         return steps
 
