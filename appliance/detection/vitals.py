@@ -20,11 +20,12 @@ on the minute and a few seconds either side:
    at half that lag almost as high means the highest was two beats (a BCG with a
    weak beat between strong ones), so the half is taken. Its height is the window's quality: a clear rhythm
    repeats (near 1), noise or movement does not.
-3. The minute's heart rate: the median interval of the largest group of seconds that
-   pass and agree within 8 %, kept only when that group holds at least 15 seconds and
-   a third of those that pass, and no other group comes near its size (a BCG rich in
-   one harmonic gives peaks at fractions of the beat: when they compete, the rhythm is
-   not clear). Otherwise the minute has no heart rate, rather than a guess.
+3. The minute's heart rate: when at least half its seconds pass, the median interval
+   of the largest group of seconds that pass and agree within 8 %, kept only when
+   that group holds at least 15 seconds and a third of those that pass, and no other
+   group comes near its size (a BCG rich in one harmonic gives peaks at fractions of
+   the beat: when they compete, the rhythm is not clear). Otherwise the minute has no
+   heart rate, rather than a guess.
 4. Breathing rate: the same on the breathing band over the minute and 10 s either
    side, lags 1.5-10 s (40 to 6 breaths a minute).
 5. Breathing depth: the envelope of the breathing band (its analytic signal's size),
@@ -58,6 +59,7 @@ MIN_BREATH_QUALITY = 0.4
 AGREE = 0.08                # seconds agree when their intervals lie within 8 % of one another's median
 MIN_SHARE = 0.34            # ...and a third of the seconds with a rhythm do
 MIN_SECONDS = 15            # ...and at least this many seconds of the minute
+MIN_RHYTHM = 0.5            # a minute most of whose seconds show no clear rhythm has no heart rate
 RIVAL = 0.75                # a second group of agreeing seconds this large, relative, leaves it in doubt
 OCTAVE = 0.8                # a peak at half the lag this high, relative, is the true interval
 MARGIN_S = HEART_WINDOW_S / 2 + BREATH_MARGIN_S
@@ -218,7 +220,7 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float)
         depth = np.pad(depth, ((0, 0), (0, int(MINUTE_S * BREATH_FS) - depth.shape[1])), mode="edge")
     out = []
     for row, t_s in enumerate(starts):
-        beat = _agreed(intervals[row])
+        beat = _agreed(intervals[row]) if np.count_nonzero(np.isfinite(intervals[row])) >= MIN_RHYTHM * per else None
         breaths = round(60.0 / float(rates[row]), 1) if np.isfinite(rates[row]) else None
         out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row],
                           float(power[row])))
