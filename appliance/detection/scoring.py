@@ -4,7 +4,7 @@ Input: activity segments in seconds and the in-bed periods. Output: movements
 classified as LM or large, PLM series, and the night's summary. Both `analyze` and
 the stored nights go through here, so a night reads the same either way.
 
-Breathing events (from appliance.detection.vitals, or none) make leg movements
+Breathing events (from appliance.detection.breathing_events, or none) make leg movements
 respiratory-related by WASM 2016's window (respiratory_related): those are left out
 of the periodic sequence, the interval running from the leg movement before to the
 one after, and the night's periodic counts are given both ways.
@@ -300,7 +300,7 @@ def summarise(movements: list[Movement], series: list[Series], bed: list[tuple[f
     """The night's summary: the DESIGN.md keys, and more.
 
     `events` are the breathing events and `vitals` the minutes in bed with their heart and
-    breathing rates (appliance.detection.vitals); None where they were not measured (a night
+    breathing rates (appliance.detection.breathing_events, .vitals); None where not measured (a night
     stored before kickwatch measured them), which makes their figures null.
     """
     hours = sum(b - a for a, b in bed) / 3600.0
