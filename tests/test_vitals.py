@@ -9,7 +9,7 @@ import pytest
 
 from appliance.detection.analysis import analyze_signal
 from appliance.detection.scoring import Movement
-from appliance.detection.vitals import VitalsReader, read_signal, vitals_of
+from appliance.detection.vitals import VitalsReader, minutes_of, vitals_of
 from sensor.recording import read_recording
 from tests.conftest import cached_night
 
@@ -58,7 +58,7 @@ def test_a_minute_a_movement_touches_has_no_rates(night):
 def test_minutes_read_the_same_however_the_stream_is_cut(night):
     rec = night[0]
     x = rec.signal[:int(20 * 60 * rec.fs), 0]
-    whole = read_signal(x, rec.fs)
+    whole = minutes_of(x, rec.fs, [0])
     reader = VitalsReader(rec.fs)
     for i in range(0, len(x), 997):
         reader.feed(x[i:i + 997])
@@ -68,14 +68,14 @@ def test_minutes_read_the_same_however_the_stream_is_cut(night):
 
 def test_noise_has_no_rhythm_and_gets_no_rate_rather_than_a_guess():
     rng = np.random.default_rng(3)
-    minutes = read_signal(rng.normal(0, 1, int(10 * 60 * 250)), 250.0)
+    minutes = minutes_of(rng.normal(0, 1, int(10 * 60 * 250)), 250.0, [0])
     assert minutes and all(m.heart_bpm is None for m in minutes)
     assert sum(m.breaths_pm is not None for m in minutes) <= 1
 
 
 def test_only_minutes_wholly_in_bed_are_listed():
     rec, truth = cached_night(0.5, 5, "loadcell")
-    minutes = read_signal(rec.signal[:, 0], rec.fs)
+    minutes = minutes_of(rec.signal, rec.fs, [0])
     listed = vitals_of(minutes, [Movement(600.0, 601.5)], [(90.0, 1500.0)])
     assert [v["t_s"] for v in listed] == [60.0 * k for k in range(2, 25)]
     assert all(v["heart_bpm"] is None for v in listed if v["t_s"] in (540.0, 600.0))

@@ -196,25 +196,12 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float)
     `before_s` of signal before it and up to MARGIN_S after it (less at the ends of a recording)."""
     per = int(MINUTE_S)
     (heart, heart_fs), (breath, breath_fs) = _bands(x, fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
-    k, length = heart.shape
     hstart = int(round(before_s * heart_fs))
     power = np.mean(heart[:, hstart:hstart + int(MINUTE_S * heart_fs)] ** 2, axis=1)
-    half = int(HEART_WINDOW_S / 2 * heart_fs)
-    centres = (hstart + (np.arange(per) + 0.5) * heart_fs).astype(int)
-    keep = (centres - half >= 0) & (centres + half <= length)
-    intervals = np.full((k, per), np.nan)
-    if keep.any():
-        idx = centres[keep][:, None] + np.arange(-half, half)[None, :]
-        max_lag = int(HEART_LAGS_S[1] * heart_fs) + 3
-        lag, quality = _periods(_autocorr(heart[:, idx].reshape(-1, 2 * half), max_lag), heart_fs, HEART_LAGS_S)
-        intervals[:, keep] = np.where(quality >= MIN_QUALITY, lag, np.nan).reshape(k, -1)
-
+    intervals = _beat_intervals(heart, heart_fs, (hstart + (np.arange(per) + 0.5) * heart_fs).astype(int))
     bstart = int(round(before_s * breath_fs))
     span = breath[:, max(0, bstart - int(BREATH_MARGIN_S * breath_fs)):bstart + int((MINUTE_S + BREATH_MARGIN_S) * breath_fs)]
-    rates = np.full(k, np.nan)
-    if span.shape[1] > BREATH_LAGS_S[1] * breath_fs * 2:
-        lag, quality = _periods(_autocorr(span, int(BREATH_LAGS_S[1] * breath_fs) + 3), breath_fs, BREATH_LAGS_S)
-        rates = np.where(quality >= MIN_BREATH_QUALITY, lag, np.nan)
+    rates = _breath_periods(span, breath_fs)
     depth = _envelope(breath)[:, bstart:bstart + int(MINUTE_S * BREATH_FS)]
     if 0 < depth.shape[1] < int(MINUTE_S * BREATH_FS):
         depth = np.pad(depth, ((0, 0), (0, int(MINUTE_S * BREATH_FS) - depth.shape[1])), mode="edge")
@@ -225,6 +212,30 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float)
         out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row],
                           float(power[row])))
     return out
+
+
+def _beat_intervals(heart: np.ndarray, heart_fs: float, centres: np.ndarray) -> np.ndarray:
+    """Per row of the heart band and per centre (a sample index): the beat interval of the
+    HEART_WINDOW_S around it, NaN without a clear rhythm or where the window does not fit."""
+    k, length = heart.shape
+    half = int(HEART_WINDOW_S / 2 * heart_fs)
+    keep = (centres - half >= 0) & (centres + half <= length)
+    intervals = np.full((k, len(centres)), np.nan)
+    if keep.any():
+        idx = centres[keep][:, None] + np.arange(-half, half)[None, :]
+        max_lag = int(HEART_LAGS_S[1] * heart_fs) + 3
+        lag, quality = _periods(_autocorr(heart[:, idx].reshape(-1, 2 * half), max_lag), heart_fs, HEART_LAGS_S)
+        intervals[:, keep] = np.where(quality >= MIN_QUALITY, lag, np.nan).reshape(k, -1)
+    return intervals
+
+
+def _breath_periods(span: np.ndarray, breath_fs: float) -> np.ndarray:
+    """Per row of the breathing band: the breath period in s, NaN without a clear rhythm or when
+    shorter than two of the slowest breaths."""
+    if span.shape[1] <= BREATH_LAGS_S[1] * breath_fs * 2:
+        return np.full(span.shape[0], np.nan)
+    lag, quality = _periods(_autocorr(span, int(BREATH_LAGS_S[1] * breath_fs) + 3), breath_fs, BREATH_LAGS_S)
+    return np.where(quality >= MIN_BREATH_QUALITY, lag, np.nan)
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:
@@ -331,14 +342,6 @@ class VitalsReader:
         return out
 
 
-def read_signal(x: np.ndarray, fs: float) -> list[Minute]:
-    """Every whole minute of a one-strip signal."""
-    reader = VitalsReader(fs)
-    reader.feed(x)
-    reader.finish()
-    return reader.minutes
-
-
 class SleeperVitals:
     """One sleeper's minutes from the strips under them (the channels given): with two strips,
     each minute from the one whose heart rhythm was the clearer (more of its seconds had one)."""
@@ -441,13 +444,9 @@ def stretch_rates(x: np.ndarray, fs: float) -> dict:
     (heart, heart_fs), (breath, breath_fs) = _bands(y[None, :], reduce.fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
     half = int(HEART_WINDOW_S / 2 * heart_fs)
     centres = np.arange(half, heart.shape[1] - half, max(1, int(STRETCH_STEP_S * heart_fs)))
-    idx = centres[:, None] + np.arange(-half, half)[None, :]
-    lag, quality = _periods(_autocorr(heart[0][idx], int(HEART_LAGS_S[1] * heart_fs) + 3), heart_fs, HEART_LAGS_S)
-    intervals = np.where(quality >= MIN_QUALITY, lag, np.nan)
+    intervals = _beat_intervals(heart, heart_fs, centres)[0]
     beat = _agreed(intervals, min_seconds=max(5, int(0.6 * len(centres))))   # most of a short stretch must agree
     out["heart_bpm"] = round(60.0 / beat) if beat else None
-    if breath.shape[1] > 2 * BREATH_LAGS_S[1] * breath_fs:
-        lag, quality = _periods(_autocorr(breath, int(BREATH_LAGS_S[1] * breath_fs) + 3), breath_fs, BREATH_LAGS_S)
-        if quality[0] >= MIN_BREATH_QUALITY and np.isfinite(lag[0]):
-            out["breaths_pm"] = round(60.0 / float(lag[0]))
+    period = _breath_periods(breath, breath_fs)[0]
+    out["breaths_pm"] = round(60.0 / float(period)) if np.isfinite(period) else None
     return out
