@@ -7,7 +7,6 @@ TUNING seeds only. Every figure is measured by this script when it runs.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from appliance.detection.analysis import analyze_signal
 from appliance.config import Config
+from bench import asked_nights, nights_parser
 from appliance.detection.evaluation import overlapping, pooled, prf
 from appliance.detection.scoring import Movement, find_series
 from sensor.recording import read_recording, write_recording
@@ -208,15 +208,8 @@ def speed(hours: float) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--hours", type=float, default=8.0)
-    ap.add_argument("--seeds", default=",".join(map(str, HELD_OUT)))
-    ap.add_argument("--quick", action="store_true", help="one held-out seed, 2-hour nights")
-    args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    hours = args.hours
-    if args.quick:
-        seeds, hours = seeds[:1], 2.0
+    args = nights_parser(__doc__, HELD_OUT, "one held-out seed").parse_args()
+    hours, seeds = asked_nights(args)
     tuned = "held out" if not set(seeds) & set(TUNING) else "TUNING SEEDS (not a fair score)"
     print(f"detection on simulated nights: {hours:g} h, seeds {seeds} ({tuned}; tuned on {list(TUNING)})")
     rows = quality(hours, seeds)

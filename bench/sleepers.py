@@ -12,13 +12,13 @@ in the same beds: the shared-bed rule on the first sleeper's strip alone.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from multiprocessing import Pool
 
 from appliance.config import Config
+from bench import asked_nights, nights_parser
 from appliance.detection.analysis import analyze_couple, analyze_signal
 from appliance.detection.evaluation import overlapping, pooled, prf
 from appliance.detection.scoring import Movement, after_other, find_series
@@ -176,19 +176,15 @@ def speed() -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--hours", type=float, default=8.0)
-    ap.add_argument("--seeds", default=",".join(map(str, HELD_OUT)))
-    ap.add_argument("--quick", action="store_true", help="three held-out seeds, 2-hour nights")
+    ap = nights_parser(__doc__, HELD_OUT, "three held-out seeds")
     ap.add_argument("--tuning", action="store_true", help="the tuning nights instead (not a fair score)")
     ap.add_argument("--no-speed", action="store_true", help="leave out what the second strip costs")
     args = ap.parse_args()
-    hours = 2.0 if args.quick else args.hours
+    hours, seeds = asked_nights(args, quick_seeds=3)
     if args.tuning:
         jobs = [(p, seed, hours, c, fc) for p in PROFILES for seed, c, fc in TUNING]
         title = f"two sleepers, TUNING nights ({hours:g} h; not a fair score)"
     else:
-        seeds = [int(s) for s in args.seeds.split(",")][:3 if args.quick else None]
         jobs = [(p, seed, hours, None, None) for p in PROFILES for seed in seeds]
         title = (f"two sleepers, a strip under each: held-out nights ({hours:g} h, seeds {seeds}; coupling and "
                  f"mattress drawn per night; tuned on {len(TUNING)} other nights)")

@@ -19,7 +19,6 @@ Real recordings: the median heart rate against the chest strap's median over its
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import statistics
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from appliance.config import Config
+from bench import asked_nights, nights_parser
 from appliance.detection.analysis import analyze_couple, analyze_signal
 from appliance.detection.evaluation import prf
 from appliance.detection.scoring import NightResult, Movement
@@ -130,15 +130,8 @@ def real() -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--hours", type=float, default=8.0)
-    ap.add_argument("--seeds", default=",".join(map(str, HELD_OUT)))
-    ap.add_argument("--quick", action="store_true", help="one seed, 2-hour nights")
-    args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    hours = args.hours
-    if args.quick:
-        seeds, hours = seeds[:1], 2.0
+    args = nights_parser(__doc__, HELD_OUT, "one seed").parse_args()
+    hours, seeds = asked_nights(args)
     jobs = [(p, s, hours) for p in PROFILES for s in seeds]
     with Pool(2) as pool:
         rows = pool.map(score, jobs)
