@@ -22,7 +22,7 @@ from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
 from appliance.detection.sleepers import CoupleDetector
-from appliance.detection.vitals import CoupleVitals, SleeperVitals
+from appliance.detection.vitals import BedVitals
 from appliance.sdnotify import Notifier
 from appliance.requests import DELETE_NIGHT, take_requests
 from appliance.store import State, Store
@@ -90,7 +90,7 @@ class Daemon:
                                  rails=src.rails, provisional_after_s=provisional)
         books: list[NightBook] = []
         # each sleeper's heart and breathing: both strips of one sleeper, or each sleeper's own
-        vitals = CoupleVitals(src.fs) if len(names) == 2 else SleeperVitals(src.fs, list(range(src.channels)))
+        vitals = BedVitals(src.fs, [[0], [1]] if len(names) == 2 else [list(range(src.channels))])
         book = None
         movements = 0
         nights: set[int] = set()
@@ -127,7 +127,7 @@ class Daemon:
                 if not self.finite:
                     self._follow_clock(books, det)
                 take(ev)
-                for b, minutes in zip(books, _per_sleeper(vitals.feed(block.samples))):
+                for b, minutes in zip(books, vitals.feed(block.samples)):
                     b.add_minutes(minutes)
                 if det.end_s >= next_health:
                     self._queue_health(det, book)
@@ -142,7 +142,7 @@ class Daemon:
                     break
             if book is not None:
                 take(det.finish())
-                for b, minutes in zip(books, _per_sleeper(vitals.finish())):
+                for b, minutes in zip(books, vitals.finish()):
                     b.add_minutes(minutes)
                 if self.finite and not self._stop:
                     for b in books:
@@ -283,11 +283,6 @@ class Daemon:
     def _say(self, text: str) -> None:
         print(f"kickwatch: {text}", file=sys.stderr, flush=True)
         self.notifier.status(text)
-
-
-def _per_sleeper(minutes: list) -> list[list]:
-    """Minutes per sleeper: a CoupleVitals gives a list per sleeper, a SleeperVitals one list."""
-    return minutes if minutes and isinstance(minutes[0], list) else [minutes]
 
 
 def _in_bed(det) -> str | None:

@@ -377,11 +377,12 @@ def own_hearts(first: list[Minute], second: list[Minute]) -> None:
             (a if a.heart_power < b.heart_power else b).without_heart()
 
 
-class CoupleVitals:
-    """Two sleepers' minutes, a strip each (channel k under sleeper k), each with their own heart."""
+class BedVitals:
+    """Each sleeper's minutes in a bed, per sleeper the strips under them: one sleeper on all the
+    channels, or two on a strip each (channel k under sleeper k), each with their own heart."""
 
-    def __init__(self, fs: float):
-        self.sides = [SleeperVitals(fs, [0]), SleeperVitals(fs, [1])]
+    def __init__(self, fs: float, sleepers: list[list[int]]):
+        self.sides = [SleeperVitals(fs, channels) for channels in sleepers]
 
     def feed(self, samples: np.ndarray) -> list[list[Minute]]:
         return self._own([side.feed(samples) for side in self.sides])
@@ -391,13 +392,14 @@ class CoupleVitals:
 
     @staticmethod
     def _own(each: list[list[Minute]]) -> list[list[Minute]]:
-        own_hearts(*each)
+        if len(each) == 2:
+            own_hearts(*each)
         return each
 
 
 def couple_minutes_of(signal: np.ndarray, fs: float) -> list[list[Minute]]:
     """Both sleepers' whole minutes of a two-strip signal."""
-    reader = CoupleVitals(fs)
+    reader = BedVitals(fs, [[0], [1]])
     a, b = reader.feed(signal), reader.finish()
     return [a[0] + b[0], a[1] + b[1]]
 
