@@ -135,6 +135,9 @@ class Store:
             cols = {r[1] for r in self.conn.execute("PRAGMA table_info(nights)")}
             # a database written before nights were per sleeper, read by a dashboard before the daemon updated it
             self._who = "sleeper = ?" if "sleeper" in cols else "'' = ?"
+            # a store from before heart and breathing, read by a newer dashboard before the daemon updated it
+            self._breathing = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vitals'").fetchone() is not None
         except StoreError:
             raise
         except (sqlite3.Error, OSError) as e:
@@ -303,15 +306,11 @@ class Store:
         return self.query("SELECT * FROM series WHERE night_id = ? ORDER BY number", [night_id])
 
     def vitals(self, night_id: int) -> list[dict]:
-        return self.query("SELECT * FROM vitals WHERE night_id = ? ORDER BY t_utc", [night_id]) if self._has("vitals") else []
+        return self.query("SELECT * FROM vitals WHERE night_id = ? ORDER BY t_utc", [night_id]) if self._breathing else []
 
     def respiratory_events(self, night_id: int) -> list[dict]:
         return (self.query("SELECT * FROM respiratory_events WHERE night_id = ? ORDER BY onset_utc", [night_id])
-                if self._has("respiratory_events") else [])
-
-    def _has(self, table: str) -> bool:
-        """Whether a table is there: a store from before heart and breathing, read by a newer web page."""
-        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() is not None
+                if self._breathing else [])
 
     def bed_periods(self, night_id: int) -> list[dict]:
         return self.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id])
