@@ -45,6 +45,19 @@ def _clock(t: float, origin_clock_s: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
 
 
+def _hour_marks(start_s: float, end_s: float, origin_clock_s: float, x, left: float, right: float) -> list[float]:
+    """The whole clock hours between start and end (every k-th, so their labels fit side by side),
+    as seconds; a label the edge would cut is not shown."""
+    span = max(end_s - start_s, 1.0)
+    step = 3600 * _every(["00:00"] * max(1, int(span // 3600)), right - left)
+    out, t = [], start_s + 3600 - (origin_clock_s + start_s) % 3600
+    while t < end_s:
+        if left + 20 <= x(t) <= right - 20:
+            out.append(t)
+        t += step
+    return out
+
+
 def timeline(movements: list[dict], series: list[dict], bed: list[dict], start_s: float, end_s: float,
              origin_clock_s: float) -> str:
     """The night left to right: in-bed band, series bands, a tick per movement (periodic marked)."""
@@ -74,16 +87,10 @@ def timeline(movements: list[dict], series: list[dict], bed: list[dict], start_s
             body.append(f'<line class="{cls}" x1="{x(m["onset_s"]):.1f}" x2="{x(m["onset_s"]):.1f}" '
                         f'y1="{base - (30 if m["periodic"] else 20)}" y2="{base}" data-onset="{m["onset_s"]}"/>')
     # hour marks
-    first_hour = 3600 - (origin_clock_s + start_s) % 3600
-    hours = max(1, int(span // 3600))
-    step = 3600 * _every(["00:00"] * hours, width)
-    t = start_s + first_hour
-    while t < end_s:
-        if left + 20 <= x(t) <= left + width - 20:      # a label cut by the edge is not shown
-            body.append(f'<line class="grid" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{base + 4}"/>')
-            body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">'
-                        f'{_clock(t, origin_clock_s)}</text>')
-        t += step
+    for t in _hour_marks(start_s, end_s, origin_clock_s, x, left, left + width):
+        body.append(f'<line class="grid" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{base + 4}"/>')
+        body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">'
+                    f'{_clock(t, origin_clock_s)}</text>')
     body.append(f'<text class="legend" x="{left}" y="16"><tspan class="plm-key">periodic</tspan> · '
                 f'<tspan class="lm-key">other</tspan> · <tspan class="large-key">large</tspan> · in bed shaded</text>')
     return _svg(h, body, "timeline of the night", "timeline")
@@ -193,14 +200,9 @@ def rates(vitals: list[dict], key: str, start_s: float, end_s: float, origin_clo
         body.append(f'<rect class="pause" x="{x(e["onset_s"]):.1f}" y="{base - 8}" '
                     f'width="{max(x(e["offset_s"]) - x(e["onset_s"]), 1.2):.1f}" height="8">'
                     f'<title>breathing pause at {_clock(e["onset_s"], origin_clock_s)}</title></rect>')
-    first_hour = 3600 - (origin_clock_s + start_s) % 3600
-    step = 3600 * _every(["00:00"] * max(1, int(span // 3600)), right - left)
-    t = start_s + first_hour
-    while t < end_s:
-        if left + 20 <= x(t) <= right - 20:
-            body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">'
-                        f'{_clock(t, origin_clock_s)}</text>')
-        t += step
+    for t in _hour_marks(start_s, end_s, origin_clock_s, x, left, right):
+        body.append(f'<text class="axis" x="{x(t):.1f}" y="{base + 18}" text-anchor="middle">'
+                    f'{_clock(t, origin_clock_s)}</text>')
     if not vals:
         body.append(f'<text class="axis" x="{(left + right) / 2}" y="{(top + base) / 2}" text-anchor="middle">'
                     'no minute with a clear rhythm</text>')
