@@ -21,6 +21,7 @@ from appliance import sensor_status
 from appliance.config import Config, DetectionConfig
 from appliance.daemon import TIMESYNC_FLAG
 from appliance.detection.analysis import analyze_couple, analyze_signal
+from appliance.detection.clipping import ClipCounter
 from appliance.detection.detector import ChannelDetector
 from appliance.detection.settings import Rules
 from appliance.detection.vitals import stretch_rates
@@ -75,8 +76,9 @@ def signal_checks(x: np.ndarray, fs: float, rails: tuple[float, float] | None, u
         if span == 0:
             out.append(Check(tag, False, f"flat at {_amount(ch[0], units)}: the strip is unplugged or its cable is broken"))
             continue
-        if rails is not None:
-            at_rail = float(np.mean((ch <= rails[0]) | (ch >= rails[1])))
+        at_rail = (float(np.mean((ch <= rails[0]) | (ch >= rails[1]))) if rails is not None
+                   else ClipCounter(1).count(ch[:, None]) / len(ch))
+        if at_rail:
             if at_rail > 0.5:
                 out.append(Check(tag, False, f"stuck at the ADC's limit {100 * at_rail:.0f}% of the time: "
                                              "check the bias (half the reference) and lower the gain"))

@@ -61,8 +61,16 @@ def partner_counted(lms: list[tuple], truth) -> list[tuple[float, bool]]:
     return [(size, overlapping(extra, [ev]) > 0) for ev, size in zip(truth.partner, truth.partner_size)]
 
 
-def score_night(profile: str, seed: int, hours: float, world: World | None = None, cfg: Config | None = None) -> dict:
-    rec, truth = simulate_night(hours, seed, profile, world=world)
+def covered(spans: list[tuple], by: list[tuple]) -> float:
+    """The share of the spans' time that the `by` spans cover (1.0 with no spans)."""
+    total = sum(b - a for a, b in spans)
+    inside = sum(max(0.0, min(b, y) - max(a, x)) for a, b in spans for x, y in by)
+    return inside / total if total else 1.0
+
+
+def score_night(profile: str, seed: int, hours: float, world: World | None = None, cfg: Config | None = None,
+                fs: float | None = None) -> dict:
+    rec, truth = simulate_night(hours, seed, profile, fs=fs, world=world)
     res = analyze_signal(rec.signal, rec.fs, cfg)
     lms = [(m.onset_s, m.offset_s) for m in res.movements if m.kind == "lm"]
     plm = [(m.onset_s, m.offset_s) for m in res.movements if m.periodic]
@@ -71,11 +79,19 @@ def score_night(profile: str, seed: int, hours: float, world: World | None = Non
     tib = sum(b - a for a, b in res.bed)
     plmi_true = len(true_plm) / (tib_true / 3600)
     row = {
-        "profile": profile, "seed": seed, "shared_bed": bool(cfg and cfg.detection.shared_bed),
+        "profile": profile, "fs": rec.fs, "seed": seed, "shared_bed": bool(cfg and cfg.detection.shared_bed),
         "lm": prf(lms, truth.lms), "plm": prf(plm, true_plm),
         "plmi": res.summary["plmi"] or 0.0, "plmi_true": plmi_true,
         "series": len(res.series), "series_true": true_series,
         "tib_err_min": (tib - tib_true) / 60,
+        "bed_periods": len(res.bed), "bed_periods_true": len(truth.bed),
+        "first_in_err_s": (res.bed[0][0] - truth.bed[0][0]) if res.bed else None,
+        # movements reported before anyone lay down (the climb itself has 2 s of slack)
+        "before_bed": sum(m.onset_s < truth.bed[0][0] - 2.0 for m in res.movements),
+        # fidgeting stretches (large movements of 40 s or more, away from the bed's edges) covered by large ones
+        "long_covered": covered([(a, b) for a, b in truth.large if b - a >= 39.0
+                                 and not any(abs(a - x) < 10 or abs(b - y) < 10 for x, y in truth.bed)],
+                                [(m.onset_s, m.offset_s) for m in res.movements if m.kind == "large"]),
     }
     if truth.partner:
         row["partner_by_size"] = partner_counted(lms, truth)

@@ -44,6 +44,14 @@ Components, with their typical size and band:
   whole), heartbeat (4-8 Hz, so little of it) and movements (0.7-9 s, 3x-30x at
   source, about 15 an hour). The sleeper's own legs lie on the strip: their force
   comes through the mattress's thickness, not filtered in this band.
+- What if (World, for bench.robustness): kicks of other lengths, strengths and
+  intervals (short weak kicks in dense series: 0.5-1.2 s at 2.2-4x the heartbeat,
+  every 15-25 s); restless stretches of 40-120 s in which the sleeper fidgets hard
+  enough to drive the front end past both rails again and again (bursts of 2-10 s,
+  RMS 0.6-1.5 of half the ADC's range, whatever its gain), staying in bed, lying
+  differently after; hours of empty bed before the sleeper first lies down; less
+  hum and noise (at 0.1 an empty bed on a 10-bit ADC reads its bias within a count
+  or two).
 - Electrical: mains hum (50 or 60 Hz, 0.2-2 % of full scale on the piezo),
   single-sample glitches (a few per hour), slow bias drift, white noise, clipping
   at the ADC's rails, quantisation to 10, 12 or 24 bits.
@@ -100,6 +108,15 @@ class World:
     turn_pauses: tuple = (0.3, 0.45)    # pauses inside turning over, seconds
     lm_shape: str = "burst"             # 'burst': band-limited 0.5-8 Hz force, as above; 'swing': one
                                         # 1-4 Hz swing under a smooth window; 'press': a smooth press and release
+    kick_strength: tuple = (2.5, 30.0)  # a leg movement's RMS force, in heartbeat RMS (drawn log-uniformly)
+    kick_seconds: tuple | None = None   # every leg movement's length drawn uniformly from this range, seconds
+                                        # (None: the lengths of the model above, 0.5-10 s)
+    imi: tuple = (15.0, 40.0)           # a series' interval between movements, seconds
+    restless: float = 0.0               # stretches per 8 h of 40-120 s of fidgeting hard enough to clip the
+                                        # ADC at both rails, again and again; the sleeper stays in bed
+    empty_hours: float = 0.0            # the bed stands empty this long before the sleeper first lies down
+    hum: float = 1.0                    # mains hum and white noise at the front end, times the model's: at 0.1
+                                        # an empty bed on a 10-bit ADC reads its bias within a count or two
 
 
 LM_SHAPES = ("burst", "swing", "press")
@@ -170,7 +187,7 @@ def simulate_night(hours: float = 8.0, seed: int = 0, profile: str = "piezo12",
         # in the sleeper's heartbeats at the time: the sleeper's coupling scales his heart, not the partner
         truth.partner_size = [round(size / coupling[int(a * fs)], 2) for (a, _), size in zip(partner, sizes)]
 
-    volts, rails = _front_end(rng, force, fs, p["front"], p["bits"])
+    volts, rails = _front_end(rng, force, fs, p["front"], p["bits"], restless=sl.restless, hum=world.hum)
     glitches = rng.uniform(0, dur, rng.poisson(3 * hours))
     for g in glitches:
         volts[int(g * fs)] = rails[rng.integers(0, 2)]
@@ -190,6 +207,7 @@ class Sleeper:
     coupling: np.ndarray     # how strongly their body reaches the strip, moment by moment
     events: list = field(default_factory=list)   # breathing events [onset, offset]
     vitals: list = field(default_factory=list)   # per minute [start, heart bpm, breaths a minute]
+    restless: list = field(default_factory=list)  # fidgeting that clips the ADC [onset, offset]
 
 
 FOLLOW_SHARE = 0.3   # of the other's movements, the share this sleeper answers within a few seconds
@@ -205,7 +223,7 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
     # --- when the sleeper is in bed: a few minutes awake at each end, trips out
     bed_in = min(rng.uniform(60, 300), dur * 0.1)
     bed_out = max(dur - rng.uniform(60, 300), dur * 0.9)
-    bed_in, bed_out = bed_in + late, bed_out - early
+    bed_in, bed_out = bed_in + late + world.empty_hours * 3600, bed_out - early
     trips = []
     if dur > 3 * 3600:
         for _ in range(rng.integers(0, 3)):
@@ -234,9 +252,10 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
         while t < b - 120:
             turns.append(t)
             t += rng.uniform(1200, 3600)
+    restless = _restless_stretches(rng, bed, turns, world.restless * hours / 8.0)
     coupling = np.ones(n)
     static = np.full(n, 150.0)
-    for t in turns:
+    for t in sorted(turns + [b for _, b in restless]):
         i = int(t * fs)
         coupling[i:] *= rng.uniform(0.6, 1.6)
         static[i:] += rng.normal(0, 15)
@@ -258,7 +277,7 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
 
     # --- leg movements: series and isolated
     lms = []
-    free = _FreeTime(bed, turns)
+    free = _FreeTime(bed, turns + [t for a, b in restless for t in np.arange(a, b + 60, 60.0)])
     for _, end in events:
         # the arousal that ends a breathing event, often with a leg movement
         if rng.random() < 0.6:
@@ -277,25 +296,25 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
         if any(t0 < b + 120 and t0 + length > a - 120 for a, b in spans + _spans_of(events)):
             continue
         spans.append((t0, t0 + length))
-        imi = rng.uniform(15, 40)
+        imi = rng.uniform(*world.imi)
         jitter = rng.uniform(0.08, 0.15)
         t = t0
         while t < t0 + length:
-            d = float(np.clip(rng.lognormal(np.log(1.8), 0.45), 0.7, 8.0))
+            d = _kick_seconds(rng, world, np.log(1.8), 0.45, 8.0)
             if free.ok(t, t + d):
                 lms.append((t, t + d))
             t += imi * (1 + jitter * rng.standard_normal())
     n_iso = rng.poisson(p["iso_rate"] * hours)
     for _ in range(n_iso):
         t = rng.uniform(bed_in, bed_out)
-        d = float(np.clip(rng.lognormal(np.log(2.0), 0.6), 0.7, 9.0))
+        d = _kick_seconds(rng, world, np.log(2.0), 0.6, 9.0)
         # isolated movements come between series, not inside them
         if (free.ok(t - 2, t + d + 2) and not any(a - 60 < t < b + 60 for a, b in spans + _spans_of(events))
                 and all(t + d + 1.0 < a or t > b + 1.0 for a, b in lms)):
             lms.append((t, t + d))
     lms.sort()
     for a, b in lms:
-        body += _leg(rng, n, fs, a, b, np.exp(rng.uniform(np.log(2.5), np.log(30))), world.lm_shape)
+        body += _leg(rng, n, fs, a, b, _kick_rms(rng, world), world.lm_shape)
 
     # --- large movements: turns, and getting in and out of bed
     large = []
@@ -317,6 +336,7 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
             level = static[min(j, n - 1)] if s < a else static[max(i - 1, 0)]
             load[i:j] = ramp * level
             gain[i:j] = np.maximum(gain[i:j], 1.0)
+    large += restless
     large.sort()
 
     for t in follow:
@@ -326,14 +346,46 @@ def _one_sleeper(rng, n, fs, hours, p, world, late=0.0, early=0.0, follow=()) ->
             d = float(np.clip(rng.lognormal(np.log(1.5), 0.5), 0.6, 6.0))
             if free.ok(a, a + d) and all(a + d + 1.0 < x or a > y + 1.0 for x, y in lms):
                 lms.append((a, a + d))
-                body += _leg(rng, n, fs, a, a + d, np.exp(rng.uniform(np.log(2.5), np.log(30))), world.lm_shape)
+                body += _leg(rng, n, fs, a, a + d, _kick_rms(rng, world), world.lm_shape)
     lms.sort()
     heart = _heart_rate(rng, n, fs, beats.rate, [a for a, _ in lms], [a for a, _ in large])
     body += _bcg(beats, heart, n, fs)
     vitals = _true_vitals(heart, rate, fs, dur)
     return Sleeper(gain * body + load, [[round(a, 3), round(b, 3)] for a, b in lms],
                    [[round(a, 2), round(b, 2)] for a, b in large], truth_bed, coupling,
-                   [[round(a, 2), round(b, 2)] for a, b in events], vitals)
+                   [[round(a, 2), round(b, 2)] for a, b in events], vitals, restless)
+
+
+def _kick_seconds(rng, world, log_median, sigma, longest) -> float:
+    """A leg movement's length: the model's log-normal one, or the World's range."""
+    if world.kick_seconds is not None:
+        return float(rng.uniform(*world.kick_seconds))
+    return float(np.clip(rng.lognormal(log_median, sigma), 0.7, longest))
+
+
+def _kick_rms(rng, world) -> float:
+    """A leg movement's RMS force in heartbeats, log-uniform over the World's range."""
+    return float(np.exp(rng.uniform(*np.log(world.kick_strength))))
+
+
+def _restless_stretches(rng, bed, turns, mean_count) -> list:
+    """Where the sleeper fidgets for 40-120 s (clipping the ADC: _front_end's `restless`), away from
+    bed edges and turns; none when `mean_count` is 0, drawing nothing."""
+    if mean_count <= 0:
+        return []
+    out = []
+    for _ in range(rng.poisson(mean_count)):
+        for _try in range(20):
+            s, e = bed[rng.integers(len(bed))]
+            d = rng.uniform(40, 120)
+            if e - s < d + 1200:
+                continue
+            t = rng.uniform(s + 600, e - d - 300)
+            if all(t + d + 120 < u or t > u + 180 for u in turns) and all(t + d + 300 < a or t > b + 300
+                                                                            for a, b in out):
+                out.append((float(t), float(t + d)))
+                break
+    return sorted(out)
 
 
 def _night_frame(hours: float, seed: int, fs: float) -> tuple[float, np.random.Generator, int]:
@@ -611,8 +663,12 @@ def _large_burst(rng, body, fs, t, d, strength=(15, 80), pauses=(0.3, 0.45)):
         s += seg + rng.uniform(*pauses)
 
 
-def _front_end(rng, force, fs, front, bits, gain=None):
-    """Force to ADC volts; `gain` scales the front end's own (drawn) gain: matched strips of one kit."""
+def _front_end(rng, force, fs, front, bits, gain=None, restless=(), hum=1.0):
+    """Force to ADC volts; `gain` scales the front end's own (drawn) gain: matched strips of one kit.
+
+    Fidgeting in the `restless` stretches drives the front end past both rails again and again,
+    whatever its gain: RMS 0.6-1.5 of half the ADC's range, in 2-10 s bursts with short pauses.
+    """
     n = len(force)
     t = np.arange(n) / fs
     hum_f = 50.0 if rng.random() < 0.5 else 60.0
@@ -620,17 +676,23 @@ def _front_end(rng, force, fs, front, bits, gain=None):
         vref = 3.3
         x = _highpass(force, fs, 0.3) * (gain or rng.uniform(0.02, 0.04))  # ~30 mV per heartbeat RMS
         x += vref / 2 + 0.02 * _smooth_walk(rng, n, fs, 3600)
-        x += rng.uniform(0.002, 0.02) * vref * np.sin(2 * np.pi * hum_f * t)
-        x += rng.normal(0, 0.001, n)
+        x += hum * rng.uniform(0.002, 0.02) * vref * np.sin(2 * np.pi * hum_f * t)
+        x += hum * rng.normal(0, 0.001, n)
         lo, hi = 0.0, vref
     else:
         vref, pga = 2.5, 64
         fullscale = 2 * vref / pga
         x = force * (gain or rng.uniform(0.8e-5, 1.6e-5)) + 0.002  # ~150 mV... of bridge at x64 well inside range
         x += 0.0004 * _smooth_walk(rng, n, fs, 7200)       # creep and bias drift
-        x += 2e-6 * np.sin(2 * np.pi * hum_f * t)
-        x += rng.normal(0, 1e-6, n)
+        x += hum * 2e-6 * np.sin(2 * np.pi * hum_f * t)
+        x += hum * rng.normal(0, 1e-6, n)
         lo, hi = -fullscale, fullscale
+    for a, b in restless:
+        t0 = a
+        while t0 < b:
+            seg = min(rng.uniform(2, 10), b - t0)
+            x += _burst(rng, n, fs, t0, t0 + seg, rng.uniform(0.6, 1.5) * (hi - lo) / 2)
+            t0 += seg + rng.uniform(0.1, 0.45)
     step = (hi - lo) / (2 ** bits)
     x = np.clip(np.round((x - lo) / step) * step + lo, lo, hi - step)
     return x, (lo, hi - step)

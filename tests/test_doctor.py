@@ -175,9 +175,10 @@ def test_every_command_runs_at_its_defaults_on_a_machine_with_no_pi(command, tmp
 
 
 def test_calibrate_counts_a_lift_only_as_the_night_would():
-    """A lift held for 12 s is a large movement in the night, not a leg movement: calibrate says so too."""
+    """A lift held for 12 s is a large movement in the night, not a leg movement: calibrate says so too.
+    (The next lift comes 5 s after it: one within 3 s would join it, as turning over joins its pieces.)"""
     x = sleeper(80, fs=250.0, seed=5)
-    for start, length in ((33, 1.5), (48, 12.0), (63, 1.5)):
+    for start, length in ((33, 1.5), (48, 12.0), (65, 1.5)):
         x = add_burst(x, start, length, rms=8, fs=250.0, seed=int(start))
     src = lambda: ReplaySource(Recording(250.0, x[:, None]), speed="max")
     report = calibrate(src, say=lambda m: None, pause=lambda s: None, lift_every_s=15.0)

@@ -22,7 +22,11 @@ The signal chain, and why each step:
    breath lift it. It follows a change of coupling after a turn within seconds,
    and a movement or a series of them (a few seconds in thirty) does not lift it.
    It never falls under the activity that rounding to the ADC's step makes
-   (quantization_floor): a ratio over a level of nothing would run away.
+   (quantization_floor): a ratio over a level of nothing would run away. And a
+   movement that goes on longer than a leg's adds nothing to it: its seconds say
+   nothing of a body at rest, and two minutes of fidgeting that clips the ADC at
+   both rails would otherwise become the rest, end itself within 15 s, and leave
+   the still body after it looking emptier than the bed (`_frozen`).
 6. Hysteresis against that level, as the scoring rules ask: onset where sustained
    activity rises above rest x (1 + onset_margin), placed back to where it left
    rest x (1 + offset_margin); offset at the start of the first 0.5 s under that.
@@ -49,6 +53,7 @@ per-block cost of the live daemon stays tiny.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +80,12 @@ REST_PERCENTILE = 0.25
 STILL_WINDOW_S = 90.0
 STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x rest, mostly under 2x
 QUANT_FLOOR = 1.5          # resting levels never under this many times the activity of rounding to the ADC's step
+FREEZE_AFTER_S = 10.0      # a movement that lasts longer than a leg's keeps its ticks out of the resting levels...
+FREEZE_MAX_S = 150.0       # ...for at most this long...
+FREEZE_OVER_FLOOR = 2.0    # ...and only if it began with the level over this many times the ADC's floor
+THAW_RATIO, THAW_S = 5.0, 10.0   # ...or until its activity has stayed under 5x the frozen level for 10 s,
+THAW_DROP = 10.0                 # or under a tenth of the movement's peak
+RUN_TICKS = 64             # resting levels are worked out this many ticks ahead at a time
 
 
 STEP_EVERY = 5             # frames apart that the ADC's step is looked for in
@@ -193,6 +204,7 @@ class ChannelDetector:
         self._lows = np.empty(0)               # recent per-tick lows of the envelope, for its resting level
         self._sus_peaks = np.empty(0)          # recent per-tick maxima of sustained activity, for its resting level
         self._sus_rest = 0.0                   # the last tick's resting sustained activity
+        self._still_rest = 0.0                 # the last tick's resting envelope
         self._ticks_done = 0
         self._first_values = True
         # hysteresis state (frame numbers from stream start)
@@ -201,6 +213,10 @@ class ChannelDetector:
         self._peak = 0.0
         self._quiet_run = 0
         self._onset_rest = 0.0
+        self._onset_freezes = False            # the open movement keeps its ticks out of the resting levels
+        self.thaw_ticks = max(1, int(round(THAW_S / self.tick_s)))
+        self._calm_ticks = 0                   # the frozen movement's last ticks in a row under THAW_RATIO
+        self._calm_levels: deque = deque(maxlen=self.thaw_ticks)
         self._frame_no = 0                     # next envelope frame to classify
         # fast force, for a shared bed
         self._fast = FastBand(self.fs, self.h) if self.cfg.shared_bed else None
@@ -318,7 +334,10 @@ class ChannelDetector:
     def _take_envelope(self, env: np.ndarray, final: bool = False) -> None:
         """Take whole ticks: movements from sustained activity, stillness from the envelope.
 
-        Resting levels come from past ticks only.
+        Resting levels come from past ticks only, and not from the ticks of a movement
+        (`_frozen`): the ticks are worked through in runs within which the resting
+        levels are known in advance: up to the tick where a movement opens, or, inside
+        one, up to the tick where it closes.
         """
         self._env = np.concatenate([self._env, env])
         at = self._frame_no - self._sus_start
@@ -336,19 +355,17 @@ class ChannelDetector:
             self._env, self._values, self._flat = self._env[m:], self._values[m:], self._flat[m:]
             self._steps = self._steps[m:]
             su = self._sus_buf[at:at + m].reshape(nt, FRAMES_PER_TICK)
+            fast = (self._fast_buf[at:at + m].reshape(nt, FRAMES_PER_TICK).mean(axis=1) if self._fast is not None
+                    else np.zeros(nt))
             lows = np.maximum(np.partition(e, LOW_RANK, axis=1)[:, LOW_RANK], floor)
-            rest, self._lows = self._rest_levels(self._lows, lows, REST_PERCENTILE, self.still_ticks)
-            rest = np.maximum(rest, floor)
-            sus_rest, self._sus_peaks = self._rest_levels(self._sus_peaks, su.max(axis=1), SUS_REST_PERCENTILE,
-                                                         self.rest_ticks)
-            sus_rest = np.maximum(sus_rest, floor)
-            self._sus_rest = float(sus_rest[-1])
-            fast_rest = self._fast_rest_levels(nt)
-            ratio = (su / sus_rest[:, None]).ravel()
-            self._hysteresis(ratio, np.repeat(sus_rest, FRAMES_PER_TICK), fast_rest)
+            rests = np.empty((3, nt))
+            k = 0
+            while k < nt:
+                k = self._run_of_ticks(k, su, lows, fast, floor, rests)
+            rest, sus_rest = rests[0], rests[1]
             if self.keep_frames:
                 self.sus_frames.append(su.ravel())
-                self.ratio_frames.append(ratio)
+                self.ratio_frames.append((su / sus_rest[:, None]).ravel())
             still = e / rest[:, None]
             above, below = still > STILL_ABOVE, still < STILL_BELOW
             first = self._ticks_done
@@ -362,24 +379,91 @@ class ChannelDetector:
             at = self._frame_no - self._sus_start
             su = self._sus_buf[at:at + len(self._env)]
             rest = self._sus_rest if self.ticks else max(float(su.min()), np.finfo(float).tiny)
-            self._hysteresis(su / rest, np.full(len(su), rest), np.full(len(su), self._fast_rest))
+            self._hysteresis(su.ravel() / rest, np.full(len(su), rest), np.full(len(su), self._fast_rest),
+                             np.zeros(len(su)))
             self._env = self._env[:0]
 
-    def _fast_rest_levels(self, nt: int) -> np.ndarray:
-        """The fast force's resting level at each frame of the next `nt` ticks (zeros if not measured)."""
-        if self._fast is None:
-            return np.zeros(nt * FRAMES_PER_TICK)
-        at = self._frame_no - self._sus_start
-        means = self._fast_buf[at:at + nt * FRAMES_PER_TICK].reshape(nt, FRAMES_PER_TICK).mean(axis=1)
-        rest, self._fast_means = self._rest_levels(self._fast_means, means, SUS_REST_PERCENTILE, self.rest_ticks)
-        self._fast_rest = float(rest[-1])
-        return np.repeat(rest, FRAMES_PER_TICK)
+    def _frozen(self) -> bool:
+        """Inside a movement that began over a body's resting level: its ticks say nothing of rest.
 
-    def _rest_levels(self, past: np.ndarray, levels: np.ndarray, pct: float, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """For each new tick, a percentile of the per-tick levels of up to `w` ticks before it.
-
-        Returns the resting levels and the history to pass next time.
+        A movement that lasts (fidgeting for two minutes, clipping the ADC) would
+        otherwise fill the resting window within its first 15 s, end there, and leave
+        the still body after it looking emptier than the bed was. Only once it has
+        lasted longer than a leg movement can (FREEZE_AFTER_S): the few seconds of a
+        kick lift the level a little, as the detector was tuned with. Not when the level
+        sat at the ADC's floor (an empty bed: the activity of someone lying down is
+        the new rest). It thaws when the activity has held for THAW_S under THAW_RATIO
+        times the frozen level, or under a THAW_DROP-th of the movement's peak: a body
+        lying still again, its heart coupled more strongly after a turn, or lying down
+        on a strip whose empty level no ADC floor showed (fidgeting comes in bursts
+        near its peak, with pauses far shorter than that); and at the latest after
+        FREEZE_MAX_S, when a level that did change is taken.
         """
+        return (self._in_event and self._onset_freezes
+                and FREEZE_AFTER_S <= (self._frame_no - self._onset) * self.frame_s < FREEZE_MAX_S)
+
+    def _run_of_ticks(self, k: int, su, lows, fast, floor, rests) -> int:
+        """Find movements in ticks k.. while the resting levels are known; return the next tick to do."""
+        nt = len(su)
+        frozen = self._frozen()
+        if frozen:
+            cap = self._onset + int(np.ceil(FREEZE_MAX_S / self.frame_s))
+            j = min(nt, k + max(1, -(-(cap - self._frame_no) // FRAMES_PER_TICK)))
+            peaks = su[k:j].max(axis=1) / self._sus_rest
+            calm_now = peaks < np.maximum(THAW_RATIO, np.maximum.accumulate(np.maximum(peaks, self._peak)) / THAW_DROP)
+            calm = np.concatenate([[True] * self._calm_ticks, calm_now])
+            thawed = np.flatnonzero(sliding_window_view(calm, self.thaw_ticks).all(axis=1)
+                                    if len(calm) >= self.thaw_ticks else [])
+            if len(thawed):
+                j = k + int(thawed[0]) + self.thaw_ticks - self._calm_ticks
+            rests[:, k:j] = np.array([self._still_rest, self._sus_rest, self._fast_rest])[:, None]
+        else:
+            j = min(nt, k + RUN_TICKS)
+            if self._in_event and self._onset_freezes:   # a movement not yet long enough to freeze
+                grown = self._onset + int(np.ceil(FREEZE_AFTER_S / self.frame_s))
+                if grown > self._frame_no:
+                    j = min(j, k + max(1, -(-(grown - self._frame_no) // FRAMES_PER_TICK)))
+            rests[0, k:j] = np.maximum(self._rest_levels(self._lows, lows[k:j], REST_PERCENTILE, self.still_ticks),
+                                       floor[k:j])
+            rests[1, k:j] = np.maximum(self._rest_levels(self._sus_peaks, su[k:j].max(axis=1), SUS_REST_PERCENTILE,
+                                                         self.rest_ticks), floor[k:j])
+            rests[2, k:j] = (self._rest_levels(self._fast_means, fast[k:j], SUS_REST_PERCENTILE, self.rest_ticks)
+                             if self._fast is not None else 0.0)
+        ratio = (su[k:j] / rests[1, k:j, None]).ravel()
+        per_frame = [np.repeat(r, FRAMES_PER_TICK) for r in (rests[1, k:j], rests[2, k:j], floor[k:j])]
+        done = self._hysteresis(ratio, *per_frame, stop=True) // FRAMES_PER_TICK
+        j = k + done
+        self._still_rest, self._sus_rest, self._fast_rest = (float(x) for x in rests[:, j - 1])
+        if frozen:
+            self._thaw_if_calm(calm_now[:done], su[k:j], lows[k:j], fast[k:j])
+        if not frozen:
+            # every tick of the run adds to the resting history, but the last if a movement that froze
+            # it began or grew long in it
+            last = j - 1 if self._frozen() else j
+            self._lows = np.concatenate([self._lows, lows[k:last]])[-self.still_ticks:]
+            self._sus_peaks = np.concatenate([self._sus_peaks, su[k:last].max(axis=1)])[-self.rest_ticks:]
+            self._fast_means = np.concatenate([self._fast_means, fast[k:last]])[-self.rest_ticks:]
+        return j
+
+    def _thaw_if_calm(self, calm, su, lows, fast) -> None:
+        """Count the frozen ticks that are calm; after THAW_S of them, they join the resting levels."""
+        self._calm_levels.extend(zip(lows.tolist(), su.max(axis=1).tolist(), fast.tolist()))
+        for c in calm.tolist():
+            self._calm_ticks = self._calm_ticks + 1 if c else 0
+        if self._in_event and self._calm_ticks >= self.thaw_ticks:
+            self._onset_freezes = False
+            low, peak, fst = (np.array(c) for c in zip(*list(self._calm_levels)[-self.thaw_ticks:]))
+            self._lows = np.concatenate([self._lows, low])[-self.still_ticks:]
+            self._sus_peaks = np.concatenate([self._sus_peaks, peak])[-self.rest_ticks:]
+            self._fast_means = np.concatenate([self._fast_means, fst])[-self.rest_ticks:]
+        if not self._frozen():
+            self._calm_ticks = 0
+            self._calm_levels.clear()
+
+    @staticmethod
+    def _rest_levels(past: np.ndarray, levels: np.ndarray, pct: float, w: int) -> np.ndarray:
+        """For each new tick, a percentile of the per-tick levels of up to `w` ticks before it,
+        as if every new tick joined the history `past` (the last up to `w` ticks)."""
         hist = np.concatenate([past, levels])
         start = len(past)               # index in hist of the first new tick
         out = np.empty(len(levels))
@@ -394,10 +478,15 @@ class ChannelDetector:
             views = sliding_window_view(hist[start + k - w:start + len(levels) - 1], w)
             r = int(pct * (w - 1))
             out[k:] = np.partition(views, r, axis=1)[:, r]
-        return np.where(out > 0, out, np.finfo(float).tiny), hist[-w:]
+        return np.where(out > 0, out, np.finfo(float).tiny)
 
-    def _hysteresis(self, ratio: np.ndarray, rest: np.ndarray, fast_rest: np.ndarray) -> None:
-        """Onsets above the onset margin; offsets at the start of `quiet_frames` under the offset one."""
+    def _hysteresis(self, ratio: np.ndarray, rest: np.ndarray, fast_rest: np.ndarray, floor: np.ndarray,
+                    stop: bool = False) -> int:
+        """Onsets above the onset margin; offsets at the start of `quiet_frames` under the offset one.
+
+        With `stop`, only up to the end of the tick in which a movement opens, or (inside
+        one) closes: the resting levels after it depend on it. Returns the frames taken.
+        """
         above = ratio > 1.0 + self.cfg.onset_margin
         below = ratio < 1.0 + self.cfg.offset_margin
         n = len(ratio)
@@ -407,26 +496,32 @@ class ChannelDetector:
         run[last_loud == -1] += self._quiet_run   # quiet carried over from the last chunk
         onsets = np.flatnonzero(above)
         ends = np.flatnonzero(run >= self.quiet_frames)
+        if stop:
+            change = ends[:1] if self._in_event else onsets[:1]
+            if len(change):
+                n = min(n, (int(change[0]) // FRAMES_PER_TICK + 1) * FRAMES_PER_TICK)
         i = 0
         while i < n:
             if not self._in_event:
                 k = np.searchsorted(onsets, i)
-                if k == len(onsets):
+                if k == len(onsets) or onsets[k] >= n:
                     break
                 i = int(onsets[k])
                 self._in_event, self._onset, self._peak = True, self._frame_no + i, 0.0
                 self._onset_rest = float(rest[i])
                 self._onset_fast_rest = float(fast_rest[i])
+                self._onset_freezes = bool(rest[i] > FREEZE_OVER_FLOOR * floor[i])
             k = np.searchsorted(ends, i)
-            if k == len(ends):
-                self._peak = max(self._peak, float(ratio[i:].max()))
+            if k == len(ends) or ends[k] >= n:
+                self._peak = max(self._peak, float(ratio[i:n].max()))
                 break
             f = int(ends[k])
             self._peak = max(self._peak, float(ratio[i:f + 1].max()))
             self._close(self._frame_no + f - self.quiet_frames + 1)
             i = f + 1
-        self._quiet_run = int(run[-1]) if n else self._quiet_run
+        self._quiet_run = int(run[n - 1]) if n else self._quiet_run
         self._frame_no += n
+        return n
 
     def _close(self, offset: int) -> None:
         onset, offset = self._trim(self._backtrack(self._onset), max(offset, self._onset + 1))

@@ -229,7 +229,7 @@ class BedTracker:
                 self._first_diff = tail[0][0]
                 self._cand = _Recent()
                 self._cand.add(guess)
-                self._change()
+                self._change(moved=True)
 
     def _label(self, cand: QuietState, cur: QuietState) -> str:
         """Which state `cand` is: the nearer of the two known ones; near or far from the empty bed when
@@ -253,8 +253,18 @@ class BedTracker:
             self.state = self.initial = "in" if cand_empty else "out"
         return "out" if cand_empty else "in"
 
-    def _change(self) -> None:
+    def _change(self, moved: bool = False) -> None:
+        """The candidate is confirmed: a change of bed, if someone moved on the way to it (`moved`: the
+        stream ended moving)."""
         cur, cand = self._cur.state(), self._cand.state()
+        if not (moved or self._bursts_between()):
+            # quiet all the way from one state to the other: the level crept (a bridge's thermal drift,
+            # an ADC's bias), no one got in or out, for no body does that without moving
+            if self.state is not None:
+                self.refs[self.state] = cand
+            self._cur, self._cand = self._cand, _Recent()
+            self._last_same, self._first_diff = self._last_quiet, None
+            return
         old = self.state
         new = self._label(cand, cur)
         if old is None:
@@ -284,15 +294,21 @@ class BedTracker:
             for i, lv in self._levels:
                 if a < i <= b and ((lv - threshold) * up > 0) == (new == "in"):
                     return i * self.tick_s
-        # bursts between the two states; one that ended just before the last quiet
-        # second of the old state still counts (the first quiet second after a
-        # piezo's exit can look like the old state)
-        inside = [br for br in self._bursts if br[1] >= a - BURST_SLACK_TICKS and br[1] < b]
+        inside = self._bursts_between()
         if not inside:
             return (a + b + 1) / 2 * self.tick_s
         if new == "in":
             return inside[0][0] * self.tick_s
         return (inside[-1][1] + 1) * self.tick_s
+
+    def _bursts_between(self) -> list[list[int]]:
+        """The bursts of activity between the old state's last quiet second and the new one's first.
+
+        One that ended just before the old state's last quiet second still counts (the
+        first quiet second after a piezo's exit can look like the old state).
+        """
+        a, b = self._last_same, self._first_diff
+        return [br for br in self._bursts if br[1] >= a - BURST_SLACK_TICKS and br[1] < b]
 
     def periods(self, end_s: float) -> list[tuple[float, float]]:
         """In-bed periods up to `end_s`; an unresolved start counts as in bed."""

@@ -14,6 +14,7 @@ from itertools import accumulate
 
 import numpy as np
 
+from appliance.detection.clipping import ClipCounter
 from appliance.detection.detector import ChannelDetector, Tick
 from appliance.detection.errors import CannotMeasure
 from appliance.detection.occupancy import BedTracker, QuietState
@@ -83,6 +84,7 @@ class StreamDetector:
         self.frame_s = self.chans[0].frame_s
         self.bed = BedTracker(self.tick_s, self.rules.bed_confirm_s, empty_ref)
         self.rails = rails
+        self._clips = ClipCounter(channels)    # clipping seen in the samples, where the rails are not known
         # a live start mid-night with no empty-bed reference: after this long, assume someone is in
         # bed (movements need a body) rather than hold everything until they get up
         self.provisional_after_s = provisional_after_s
@@ -112,6 +114,8 @@ class StreamDetector:
         if self.rails is not None:
             lo, hi = self.rails
             self.health.clipped_samples += int(np.count_nonzero((samples <= lo) | (samples >= hi)))
+        else:
+            self.health.clipped_samples += self._clips.count(samples)
         for c, det in enumerate(self.chans):
             det.feed(samples[:, c])
         return self._collect(final=False)

@@ -1,0 +1,56 @@
+"""Clipping counted from the samples alone, for a source whose ADC rails are not known in advance.
+
+A clipped input holds the ADC at its rail: run after run of identical samples at the
+highest (or lowest) value the channel ever reads, far from where it rests. Nothing
+else looks like that: a still input on a coarse ADC repeats values too, but within a
+count or two of its resting level; a float recording or a 24-bit ADC never repeats a
+value that far out unless something pinned it there. So a sample counts as clipped
+when it sits in a run of CLIP_RUN or more identical samples at the channel's
+extreme so far, and that extreme lies at least CLIP_STEPS of the ADC's steps (the
+smallest change seen between samples) from the block's median.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CLIP_RUN = 3        # identical samples in a row at the extreme
+CLIP_STEPS = 30     # the extreme at least this many ADC steps from the median
+
+
+class ClipCounter:
+    """Per channel: the extremes seen so far and the ADC's step, and the samples held at either."""
+
+    def __init__(self, channels: int):
+        self.lo = np.full(channels, np.inf)
+        self.hi = np.full(channels, -np.inf)
+        self.step = np.full(channels, np.inf)
+
+    def count(self, samples: np.ndarray) -> int:
+        """Clipped samples in this block (samples x channels)."""
+        total = 0
+        for c in range(samples.shape[1]):
+            x = samples[:, c]
+            if len(x) < 2:
+                continue
+            self.lo[c], self.hi[c] = min(self.lo[c], float(x.min())), max(self.hi[c], float(x.max()))
+            gaps = np.abs(np.diff(x))
+            gaps = gaps[gaps > 0]
+            if len(gaps):
+                self.step[c] = min(self.step[c], float(gaps.min()))
+            if not np.isfinite(self.step[c]):
+                continue
+            mid = float(np.median(x))
+            for rail in (self.lo[c], self.hi[c]):
+                if abs(rail - mid) >= CLIP_STEPS * self.step[c]:
+                    total += _in_runs(x == rail)
+        return total
+
+
+def _in_runs(at: np.ndarray) -> int:
+    """How many of the True values stand in runs of CLIP_RUN or more."""
+    if not at.any():
+        return 0
+    edges = np.diff(np.concatenate([[0], at.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lengths = ends - starts
+    return int(lengths[lengths >= CLIP_RUN].sum())

@@ -1,0 +1,100 @@
+"""Saturation is movement, not absence: fidgeting that clips the ADC, and what comes after it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from appliance.detection.analysis import analyze_signal
+from appliance.detection.clipping import ClipCounter
+from appliance.detection.occupancy import BedTracker
+from appliance.detection.pipeline import StreamDetector
+from sensor.simulator import World, simulate_night
+
+RESTLESS = World(restless=24.0)     # about three stretches of 40-120 s in an hour
+
+
+@pytest.fixture(scope="module", params=["piezo12", "piezo10", "loadcell"])
+def restless_night(request):
+    rec, truth = simulate_night(1.0, 41, request.param, world=RESTLESS)
+    return rec, truth, analyze_signal(rec.signal, rec.fs)
+
+
+def _stretches(truth):
+    return [(a, b) for a, b in truth.large if b - a >= 39.0 and not any(abs(a - x) < 10 for x, _ in truth.bed)]
+
+
+def test_the_simulated_night_has_stretches_that_clip_both_rails(restless_night):
+    rec, truth, _ = restless_night
+    assert len(_stretches(truth)) >= 2
+    x = rec.signal[:, 0]
+    for a, b in _stretches(truth):
+        inside = x[int(a * rec.fs):int(b * rec.fs)]
+        assert np.mean(inside == x.max()) > 0.005 and np.mean(inside == x.min()) > 0.005
+
+
+def test_a_restless_stretch_that_clips_is_large_movement_covering_it(restless_night):
+    _, truth, res = restless_night
+    large = [(m.onset_s, m.offset_s) for m in res.movements if m.kind == "large"]
+    for a, b in _stretches(truth):
+        covered = sum(max(0.0, min(b, y) - max(a, x)) for x, y in large)
+        assert covered >= 0.95 * (b - a), (a, b, large)
+        assert not [m for m in res.movements if m.kind == "lm" and a - 1 < m.onset_s < b + 1]
+
+
+def test_after_a_restless_stretch_the_sleeper_is_still_in_bed(restless_night):
+    _, truth, res = restless_night
+    assert len(res.bed) == len(truth.bed)
+    time_in_bed = sum(b - a for a, b in res.bed)
+    assert abs(time_in_bed - sum(b - a for a, b in truth.bed)) < 60
+
+
+def test_a_restless_night_gives_the_same_movements_in_one_second_blocks(restless_night):
+    rec, _, whole = restless_night
+    chunked = analyze_signal(rec.signal, rec.fs, block=int(rec.fs))
+    assert [m.as_dict() for m in chunked.movements] == [m.as_dict() for m in whole.movements]
+
+
+def test_clipping_is_counted_without_knowing_the_rails():
+    rec, _ = simulate_night(1.0, 41, "piezo10", world=RESTLESS)
+    x = rec.signal
+    lo, hi = 0.0, 3.3 - 3.3 / 1024
+    at_rails = int(np.count_nonzero((x <= lo) | (x >= hi)))
+    known, unknown = StreamDetector(rec.fs, 1, rails=(lo, hi)), StreamDetector(rec.fs, 1)
+    for det in (known, unknown):
+        for i in range(0, len(x), int(rec.fs)):
+            det.feed(x[i:i + int(rec.fs)])
+    assert known.health.clipped_samples == at_rails
+    assert 0.9 * at_rails < unknown.health.clipped_samples <= at_rails
+
+
+def test_a_still_input_on_a_coarse_adc_is_not_clipping():
+    """An empty bed on a 10-bit ADC repeats its values, at its extremes too, but within a count or two."""
+    rng = np.random.default_rng(3)
+    q = 3.3 / 1024
+    x = np.round((1.65 + rng.normal(0, 0.4 * q, 60_000)) / q) * q
+    assert ClipCounter(1).count(x[:, None]) == 0
+
+
+class _Tick:
+    def __init__(self, index, level, quiet=True):
+        self.index, self.level, self.spread, self.energy = index, level, 1e-8, 1e-8
+        self.quiet, self.flat, self.floor = quiet, False, 0.0
+
+
+def test_a_step_of_the_level_with_no_one_moving_is_no_change_of_bed():
+    """The bias jumps far beyond the noise between two still seconds: no one climbed in or out."""
+    bed = BedTracker(1.0)
+    for i in range(1, 600):
+        bed.add(_Tick(i, 1e-3 + (2e-4 if i >= 300 else 0.0)))
+    assert bed.changes == []
+
+
+def test_a_change_of_load_across_a_burst_is_a_change_of_bed():
+    bed = BedTracker(1.0)
+    for i in range(1, 200):
+        bed.add(_Tick(i, 1e-3))
+    for i in range(200, 206):
+        bed.add(_Tick(i, 1e-3 + 1e-4 * (i - 199), quiet=False))
+    for i in range(206, 300):
+        bed.add(_Tick(i, 1.6e-3))
+    assert [new for _, new in bed.changes] == ["in"]
