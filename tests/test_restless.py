@@ -98,3 +98,13 @@ def test_a_change_of_load_across_a_burst_is_a_change_of_bed():
     for i in range(206, 300):
         bed.add(_Tick(i, 1.6e-3))
     assert [new for _, new in bed.changes] == ["in"]
+
+
+def test_a_creeping_level_on_a_quiet_24_bit_adc_is_no_one_getting_in():
+    """Two hours of empty bed on a load cell with a tenth of the modelled noise: the bridge's slow drift
+    changes its pace now and then; the bed is empty until the sleeper lies down, and the night not split."""
+    rec, truth = simulate_night(3.0, 201, "loadcell500", world=World(empty_hours=2.0, hum=0.1))
+    res = analyze_signal(rec.signal, rec.fs)
+    assert len(res.bed) == len(truth.bed) == 1
+    assert abs(res.bed[0][0] - truth.bed[0][0]) < 5
+    assert not [m for m in res.movements if m.onset_s < truth.bed[0][0] - 2]

@@ -41,9 +41,13 @@ In a shared bed (`shared_bed`), each movement also gets its fast force (applianc
 fastband, about 4-10 Hz) over that band's resting level: a partner's movement
 comes through the mattress as slow sway, the sleeper's own legs bring fast force.
 
-A second, slower measure, the RMS of the differences over 1.1 s against the 25th
-percentile of per-second medians over 90 s, marks each second as still or not for
-bed tracking and health (Tick); it is what the bed tracker was built on.
+A second, slower measure, the RMS of the activity (the differences less their
+slope) over 1.1 s against the 25th percentile of per-second medians over 90 s,
+marks each second as still or not for bed tracking and health (Tick); it is what
+the bed tracker was built on. Less the slope, because a level that creeps (a load
+cell's bridge warming, an ADC's bias) is no movement: on a quiet 24-bit ADC a
+creep that changed its pace looked like a burst of activity, then like someone
+getting into an empty bed.
 
 Everything is computed chunk by chunk from a fixed window of past and future
 frames, element by element in a fixed order, so the same samples give the same
@@ -254,7 +258,7 @@ class ChannelDetector:
         act = np.abs(self._slope.flush())
         self._act_buf = np.concatenate([self._act_buf, act])
         self._sus_buf = np.concatenate([self._sus_buf, self._sus_win.push(act), self._sus_win.flush()])
-        env = self._med.push(self._rms.flush())
+        env = self._med.push(np.concatenate([self._rms.push(act * act), self._rms.flush()]))
         self._take_envelope(np.concatenate([env, self._med.flush()]), final=True)
         if self._in_event:
             self._close(self._frame_no)
@@ -293,8 +297,8 @@ class ChannelDetector:
         self._flat = np.concatenate([self._flat, hi == lo])
         self._steps = np.concatenate([self._steps, self._running_step(frames)])
         d = self._diff.push(values)
-        self._keep_activity(d)
-        self._take_envelope(self._med.push(self._rms.push(d * d)))
+        act = self._keep_activity(d)
+        self._take_envelope(self._med.push(self._rms.push(act * act)))
         self._trim_activity()
 
     def _running_step(self, frames: np.ndarray) -> np.ndarray:
@@ -315,10 +319,11 @@ class ChannelDetector:
         self._step = float(steps[-1])
         return steps
 
-    def _keep_activity(self, d: np.ndarray) -> None:
+    def _keep_activity(self, d: np.ndarray) -> np.ndarray:
         act = np.abs(self._slope.push(d))
         self._act_buf = np.concatenate([self._act_buf, act])
         self._sus_buf = np.concatenate([self._sus_buf, self._sus_win.push(act)])
+        return act
 
     def _trim_activity(self) -> None:
         """Forget activity frames no open or future movement can need."""
