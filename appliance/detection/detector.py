@@ -84,11 +84,13 @@ REST_PERCENTILE = 0.25
 STILL_WINDOW_S = 90.0
 STILL_ABOVE, STILL_BELOW = 2.8, 2.0   # a still second: envelope never over 2.8x rest, mostly under 2x
 QUANT_FLOOR = 1.5          # resting levels never under this many times the activity of rounding to the ADC's step
-FREEZE_AFTER_S = 10.0      # a movement that lasts longer than a leg's keeps its ticks out of the resting levels...
-FREEZE_MAX_S = 150.0       # ...for at most this long...
-FREEZE_OVER_FLOOR = 2.0    # ...and only if it began with the level over this many times the ADC's floor
-THAW_RATIO, THAW_S = 5.0, 10.0   # ...or until its activity has stayed under 5x the frozen level for 10 s,
-THAW_DROP = 10.0                 # or under a tenth of the movement's peak
+# a movement that lasts longer than a leg's keeps its ticks out of the resting levels (ChannelDetector._frozen)
+FREEZE_AFTER_S = 10.0      # from when it has lasted this long
+FREEZE_MAX_S = 150.0       # until it has lasted this long at most
+FREEZE_OVER_FLOOR = 2.0    # only if it began with the level over this many times the ADC's floor
+THAW_S = 10.0              # it thaws once its activity has been calm this long: under THAW_RATIO x the
+THAW_RATIO = 5.0           # frozen level, or under the movement's peak / THAW_DROP
+THAW_DROP = 10.0
 RUN_TICKS = 64             # resting levels are worked out this many ticks ahead at a time
 
 
@@ -219,7 +221,7 @@ class ChannelDetector:
         self._onset_rest = 0.0
         self._onset_freezes = False            # the open movement keeps its ticks out of the resting levels
         self.thaw_ticks = max(1, int(round(THAW_S / self.tick_s)))
-        self._calm_ticks = 0                   # the frozen movement's last ticks in a row under THAW_RATIO
+        self._calm_ticks = 0                   # the frozen movement's last calm ticks in a row
         self._calm_levels: deque = deque(maxlen=self.thaw_ticks)
         self._frame_no = 0                     # next envelope frame to classify
         # fast force, for a shared bed
@@ -384,7 +386,7 @@ class ChannelDetector:
             at = self._frame_no - self._sus_start
             su = self._sus_buf[at:at + len(self._env)]
             rest = self._sus_rest if self.ticks else max(float(su.min()), np.finfo(float).tiny)
-            self._hysteresis(su.ravel() / rest, np.full(len(su), rest), np.full(len(su), self._fast_rest),
+            self._hysteresis(su / rest, np.full(len(su), rest), np.full(len(su), self._fast_rest),
                              np.zeros(len(su)))
             self._env = self._env[:0]
 
@@ -441,7 +443,7 @@ class ChannelDetector:
         self._still_rest, self._sus_rest, self._fast_rest = (float(x) for x in rests[:, j - 1])
         if frozen:
             self._thaw_if_calm(calm_now[:done], su[k:j], lows[k:j], fast[k:j])
-        if not frozen:
+        else:
             # every tick of the run adds to the resting history, but the last if a movement that froze
             # it began or grew long in it
             last = j - 1 if self._frozen() else j
