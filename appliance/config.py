@@ -71,12 +71,27 @@ class WebConfig:
 
 
 @dataclass
+class MqttConfig:
+    host: str = setting("", "the MQTT broker's address; set, kickwatch publishes to Home Assistant (empty: it does not)")
+    port: int = setting(1883, "the broker's port (8883 is usual with TLS)", 1, 65535)
+    tls: bool = setting(False, "connect over TLS")
+    ca_file: str = setting("", "with TLS, the certificate authority that signed the broker's certificate "
+                               "(empty: the system's)")
+    username: str = setting("", "the user kickwatch logs in as (empty: none)")
+    password_file: str = setting("", "a file holding that user's password, readable by the kickwatch service only")
+    topic_prefix: str = setting("kickwatch", "the first level of kickwatch's own state topics")
+    discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix (its default: homeassistant)")
+    node_id: str = setting("", "this bed's name in topics and in Home Assistant (empty: the machine's host name)")
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     series: SeriesConfig = field(default_factory=SeriesConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
@@ -159,6 +174,13 @@ def _check_together(cfg: Config, where: str) -> None:
         raise ConfigError(f"{where}: detection.offset_margin ({d.offset_margin}) must be below onset_margin ({d.onset_margin})")
     if d.lm_min_s >= d.lm_max_s:
         raise ConfigError(f"{where}: detection.lm_min_s must be below lm_max_s")
+    m = cfg.mqtt
+    for name, value in (("topic_prefix", m.topic_prefix), ("discovery_prefix", m.discovery_prefix),
+                        ("node_id", m.node_id)):
+        if any(c in value for c in "#+") or value.startswith("/") or value.endswith("/") or (
+                not value and name != "node_id"):
+            raise ConfigError(f"{where}: mqtt.{name} must be a topic level without '#', '+' or a leading or "
+                              f"trailing '/', got {value!r}")
     s = cfg.series
     if s.imi_min_s >= s.imi_max_s:
         raise ConfigError(f"{where}: series.imi_min_s ({s.imi_min_s}) must be below imi_max_s ({s.imi_max_s})")

@@ -7,6 +7,7 @@ progress, not of being alive). Writes are committed at most every
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ import numpy as np
 
 from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
+from appliance.homeassistant import last_night
 from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
@@ -29,7 +31,7 @@ from appliance.store import State, Store
 from sensor.block import Block
 from sensor.errors import SensorError, SourceSettingError
 
-HEALTH_EVERY_S = 60.0
+HEALTH_EVERY_S = 60.0       # a health row, and the live values for Home Assistant, once a minute of signal
 PROVISIONAL_AFTER_S = 300.0
 NOISY_SHARE = 0.9           # active more than this share of the last minute: say so
 CLOCK_JUMP_S = 5.0          # a wall clock this far from the sample count has jumped
@@ -48,7 +50,7 @@ class RunReport:
 class Daemon:
     def __init__(self, cfg: Config, source, store: Store, *, source_name: str = "", finite: bool = False,
                  notifier: Notifier | None = None, wall=time.time, monotonic=time.monotonic,
-                 keep_empty_ref: bool = False, reopen=None, sleep=time.sleep):
+                 keep_empty_ref: bool = False, reopen=None, sleep=time.sleep, publisher=None):
         self.cfg, self.source, self.store = cfg, source, store
         self.source_name = source_name
         self.finite = finite
@@ -57,6 +59,7 @@ class Daemon:
         self.keep_empty_ref = keep_empty_ref
         self.reopen = reopen
         self._sleep = sleep
+        self.publisher = publisher      # appliance.mqtt.Publisher, when the household has a broker
         self._stop = False
         self.stopped_by_signal = False
         self.write_error: str | None = None
@@ -117,6 +120,7 @@ class Daemon:
                         books[0].partner, books[1].partner = books[1], books[0]
                     book = books[0]
                     raw = self._open_raw(origin, src)
+                    self._publish_last_nights(books)
                 if raw is not None:
                     try:
                         raw.append(block.samples, book.origin_utc + det.end_s)
@@ -129,8 +133,9 @@ class Daemon:
                 take(ev)
                 for b, minutes in zip(books, vitals.feed(block.samples)):
                     b.add_minutes(minutes)
+                self._publish_closed(books)
                 if det.end_s >= next_health:
-                    self._queue_health(det, book)
+                    self._publish_live(books, self._queue_health(det, book))
                     next_health += HEALTH_EVERY_S
                 if self._mono() - last_flush >= self.cfg.store.flush_interval_s:
                     if raw is not None:
@@ -147,7 +152,8 @@ class Daemon:
                 if self.finite and not self._stop:
                     for b in books:
                         b.close()      # the recording is over, and so is its night
-                self._queue_health(det, book)
+                self._publish_live(books, self._queue_health(det, book))
+                self._publish_closed(books)
                 self._flush(det, books, stopping=True)
         finally:
             if raw is not None:
@@ -220,6 +226,9 @@ class Daemon:
         self.store.set_state(State.SENSOR_FAULT, None if text is None else {"at": self._wall(), "error": text})
         if text is not None:
             self.store.add_health(self._wall(), sensor_status.FAULT)
+        if self.publisher is not None:
+            self.publisher.publish(self.publisher.bed.states(
+                {"sensor_status": sensor_status.OK if text is None else sensor_status.FAULT}))
         try:
             self.store.flush()
         except (sqlite3.OperationalError, OSError):
@@ -245,7 +254,35 @@ class Daemon:
             return start.timestamp()
         return self._wall() - (self._mono() - block.t0) if not self.finite else self._wall()
 
-    def _queue_health(self, det, book: NightBook) -> None:
+    def _publish_last_nights(self, books: list[NightBook]) -> None:
+        """At start, each sleeper's last closed night as stored: Home Assistant has it before the next."""
+        if self.publisher is None:
+            return
+        for who, b in zip(self.publisher.bed.sleepers, books):
+            row = next((r for r in self.store.nights(limit=3, sleeper=b.sleeper) if r["closed"]), None)
+            if row and row.get("summary_json"):
+                self.publisher.publish(self.publisher.bed.states(last_night(json.loads(row["summary_json"])), who))
+
+    def _publish_closed(self, books: list[NightBook]) -> None:
+        """A night's figures as soon as it closes."""
+        for k, b in enumerate(books):
+            while b.closed:
+                summary = b.closed.pop(0)
+                if self.publisher is not None:
+                    bed = self.publisher.bed
+                    self.publisher.publish(bed.states(last_night(summary), bed.sleepers[k]))
+
+    def _publish_live(self, books: list[NightBook], status: str) -> None:
+        """Once a minute of signal: each sleeper's night so far, and the strip's health."""
+        if self.publisher is None:
+            return
+        bed = self.publisher.bed
+        messages = bed.states({"sensor_status": status})
+        for who, b in zip(bed.sleepers, books):
+            messages += bed.states(b.tonight().as_values(), who)
+        self.publisher.publish(messages)
+
+    def _queue_health(self, det, book: NightBook) -> str:
         h = det.health
         if h.flat_now:
             status = sensor_status.FLAT
@@ -257,6 +294,7 @@ class Daemon:
             status = sensor_status.OK
         self.store.add_health(book.origin_utc + det.end_s, status, h.samples, h.gap_samples, h.clipped_samples,
                               h.flat_ticks * det.tick_s, h.last_rest, h.last_level, _in_bed(det) == "in")
+        return status
 
     def _flush(self, det, books: list[NightBook], stopping: bool = False) -> None:
         apply_requests(self.store, self.cfg.web.requests_dir, books)
@@ -267,6 +305,8 @@ class Daemon:
                                             "last_sample_utc": books[0].origin_utc + det.end_s,
                                             "flushed_utc": self._wall(), "in_bed": _in_bed(det),
                                             "stopped": stopping})
+        if self.publisher is not None:
+            self.store.set_state(State.MQTT, self.publisher.status())
         if self.keep_empty_ref and isinstance(det, StreamDetector) and det.bed.empty_ref is not None:
             self.store.set_state(State.EMPTY_REF, det.bed.empty_ref.as_dict())
         try:

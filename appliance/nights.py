@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from appliance.config import Config, SeriesConfig
-from appliance.detection.scoring import Movement, NightResult, Series, after_other, summarise
+from appliance.detection.scoring import Movement, NightResult, Series, after_other, periodic_runs, summarise
 from appliance.store import Store
 
 if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does not
@@ -23,11 +23,28 @@ if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does n
     from appliance.detection.vitals import Minute
 
 EVENING_SHIFT = dt.timedelta(hours=12)
+RECENT_MINUTES = 3          # a heart or breathing rate older than this many minutes is no longer "now"
 
 
 def evening_date(utc: float) -> str:
     """The night's key: local date of (time - 12 h)."""
     return (dt.datetime.fromtimestamp(utc) - EVENING_SHIFT).date().isoformat()
+
+
+@dataclass
+class Tonight:
+    """One sleeper's night so far, as it stands now: what a home automation may act on."""
+
+    in_bed: bool
+    leg_movements: int
+    series_in_progress: bool
+    heart_bpm: float | None
+    breaths_pm: float | None
+
+    def as_values(self) -> dict:
+        return {"in_bed": self.in_bed, "movements_tonight": self.leg_movements,
+                "series_in_progress": self.series_in_progress, "heart_rate": self.heart_bpm,
+                "breathing_rate": self.breaths_pm}
 
 
 @dataclass
@@ -56,6 +73,7 @@ class NightBook:
         self.sleeper = sleeper
         self.partner: NightBook | None = None     # the other sleeper's book, with two in the bed (the daemon sets it)
         self.gap_s = cfg.store.night_gap_min * 60
+        self.closed: list[dict] = []             # summaries of the nights closed since the daemon last took them
         self.night: OpenNight | None = self._resume()
 
     def _resume(self) -> OpenNight | None:
@@ -100,6 +118,27 @@ class NightBook:
             bed = self.night.bed
             if bed and bed[-1][1] is not None and self.night.last_s - bed[-1][1] > self.gap_s:
                 self.close()
+
+    def tonight(self) -> Tonight:
+        """The open night as it stands: in bed, leg movements so far, whether a periodic series is
+        running (its last movement is the latest, and the next may still come within the IMI
+        bound), and the latest still minute's heart and breathing rates."""
+        n = self.night
+        if n is None:
+            return Tonight(False, 0, False, None, None)
+        lms = [m for m in n.movements if m.kind == "lm"]
+        running = False
+        if lms and n.last_s - lms[-1].onset_s <= self.cfg.series.imi_max_s:
+            tail = n.movements[-4 * self.cfg.series.min_count:]
+            runs = periodic_runs(tail, self.cfg.series)
+            running = bool(runs) and runs[-1][-1] is lms[-1]
+        heart = breaths = None
+        if n.minutes and n.last_s - (n.minutes[-1].t_s + 60.0) <= RECENT_MINUTES * 60.0:
+            last = n.minutes[-1]
+            moved = any(m.onset_s < last.t_s + 60.0 and m.offset_s > last.t_s for m in n.movements[-8:])
+            if not moved:
+                heart, breaths = last.heart_bpm, last.breaths_pm
+        return Tonight(bool(n.bed) and n.bed[-1][1] is None, len(lms), running, heart, breaths)
 
     def _partners_movements(self) -> list[Movement]:
         """The other sleeper's movements of tonight on this night's clock (two in the bed), or none."""
@@ -156,14 +195,15 @@ class NightBook:
         if n.bed and n.bed[-1][1] is None:
             n.bed[-1][1] = n.last_s
         n.dirty = True
-        self.write(closed=True)
+        self.closed.append(self.write(closed=True))
         self.night = None
 
-    def write(self, closed: bool = False) -> None:
-        """Queue the open night's rows (the store commits them on its next flush)."""
+    def write(self, closed: bool = False) -> dict | None:
+        """Queue the open night's rows (the store commits them on its next flush); its summary, when
+        it was scored again."""
         n = self.night
         if n is None or not n.dirty:
-            return
+            return None
         from appliance.detection.whole_night import score_night    # numpy: the daemon's, not a reader's
 
         bed = [(a, b if b is not None else n.last_s) for a, b in n.bed]
@@ -178,6 +218,7 @@ class NightBook:
                               o + n.last_s, closed, result.summary,
                               json.dumps({**result.summary, "scored_with": scored_with(self.cfg)}))
         n.dirty = False
+        return result.summary
 
 
 def scored_with(cfg: Config) -> dict:

@@ -22,6 +22,7 @@ class State(str, Enum):
     SENSOR_FAULT = "sensor_fault"   # since when and why the sensor does not answer (None: it does)
     STORE_RESET = "store_reset"     # when a damaged database was set aside, and where it went
     CLOCK_JUMP = "clock_jump"       # the last jump of the wall clock the daemon followed
+    MQTT = "mqtt"                   # publishing to Home Assistant: broker, connected, queued, dropped, why not
 
 
 SUMMARY_COLUMNS = ("hours_in_bed", "lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index")

@@ -276,10 +276,15 @@ def _run(args) -> int:
     try:
         reopen = opener if kind in HARDWARE else None   # a sensor that comes back is opened the same way
         live = kind in HARDWARE or (kind == "sim" and bool(src_cfg.sim_start)) or src_cfg.follow_clock
+        publisher = _publisher(cfg)
         daemon = Daemon(cfg, source, store, source_name=describe_kind(kind), finite=not live,
-                        keep_empty_ref=live, reopen=reopen)
+                        keep_empty_ref=live, reopen=reopen, publisher=publisher)
         daemon.install_signal_handlers()
-        report = daemon.run()
+        try:
+            report = daemon.run()
+        finally:
+            if publisher is not None:
+                publisher.close()
     finally:
         source.close()
     rate = report.stream_s / report.wall_s if report.wall_s > 0 else float("inf")
@@ -287,6 +292,28 @@ def _run(args) -> int:
           f"{report.movements} movements in {len(report.nights)} night(s) stored in {db}")
     store.close()
     return 0
+
+
+def _publisher(cfg):
+    """Home Assistant over MQTT when [mqtt] host is set; a setting that cannot be used is said in one
+    line, and the night is recorded all the same (publishing is the household's extra, not the job)."""
+    if not cfg.mqtt.host:
+        return None
+    from appliance.homeassistant import Bed
+    from appliance.mqtt import MqttSetupError, Publisher
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("kickwatch")
+    except PackageNotFoundError:
+        ours = ""
+    publisher = Publisher(cfg.mqtt, Bed(cfg.mqtt, tuple(cfg.source.sleepers), ours))
+    try:
+        publisher.start()
+    except MqttSetupError as e:
+        print(f"kickwatch: not publishing to Home Assistant: {e}", file=sys.stderr, flush=True)
+        return None
+    return publisher
 
 
 def cmd_night(args) -> int:

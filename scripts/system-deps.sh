@@ -2,12 +2,12 @@
 # Installs the Debian packages kickwatch's set-up and tests need, only those missing.
 # Safe to run again: it asks apt only when something is absent. Needs root (or sudo).
 #   system-deps.sh base   python3 with venv and pip (for `make demo`)
-#   system-deps.sh test   base + chromium (browser tests), shellcheck, debootstrap
+#   system-deps.sh test   base + chromium (browser tests), shellcheck, debootstrap, mosquitto (the MQTT tests' broker)
 set -euo pipefail
 
 want=(python3 python3-venv python3-pip)
 if [ "${1:-base}" = "test" ]; then
-    want+=(chromium shellcheck debootstrap)
+    want+=(chromium shellcheck debootstrap mosquitto)
 fi
 
 missing=()
@@ -17,6 +17,7 @@ for pkg in "${want[@]}"; do
         python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
         python3) command -v python3 >/dev/null && continue ;;
         chromium) command -v chromium >/dev/null && continue ;;
+        mosquitto) [ -x /usr/sbin/mosquitto ] && continue ;;
         *) command -v "$pkg" >/dev/null && continue ;;
     esac
     missing+=("$pkg")

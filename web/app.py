@@ -374,7 +374,20 @@ def status_of(store: Store | None, cfg: Config) -> dict:
         status = sensor_status.FAULT
         out["sensor"] = f"fault since {dt.datetime.fromtimestamp(fault['at']):%H:%M}: {fault['error']}"
     out["sensor_status"] = status
+    out["mqtt"] = _mqtt_words(store.get_state(State.MQTT), cfg)
     return out
+
+
+def _mqtt_words(state: dict | None, cfg: Config) -> str | None:
+    """Publishing to Home Assistant, in a sentence (None for a household without a broker)."""
+    if state is None:
+        return f"set to publish to {cfg.mqtt.host}:{cfg.mqtt.port}; the recorder has not said more yet" \
+            if cfg.mqtt.host else None
+    dropped = (f"; {state['dropped']} live values were dropped while the broker was away (the latest of each "
+               "was sent when it came back)") if state.get("dropped") else ""
+    if state.get("connected"):
+        return f"publishing to {state['broker']}{dropped}"
+    return f"not connected to {state['broker']}: {state.get('error') or 'connecting'}{dropped}"
 
 
 def _secret(path: str) -> bytes:
