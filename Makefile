@@ -32,8 +32,9 @@ test: $(STAMP)
 	./scripts/system-deps.sh test
 	$(BIN)/python -m pytest
 
-## bench: detection quality and speed figures, heart and breathing, robustness to a world unlike the model, and the dashboard's page times
+## bench: detection quality and speed figures, heart and breathing, robustness to a world unlike the model, the dashboard's page times, and the sampling loop while publishing over MQTT
 bench: $(STAMP)
+	./scripts/system-deps.sh bench
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.sleepers
 	$(BIN)/python -m bench.vitals
@@ -41,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.month
+	$(BIN)/python -m bench.mqtt
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts

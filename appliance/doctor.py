@@ -239,7 +239,18 @@ def doctor(cfg: Config, open_source, *, seconds: float = 10.0, daemon_running: b
             finally:
                 src.close()
     checks += system(cfg)
+    if cfg.mqtt.host:
+        checks.append(mqtt_check(cfg))
     return checks
+
+
+def mqtt_check(cfg: Config) -> Check:
+    """Home Assistant's broker: kickwatch logs in once, as the daemon does."""
+    from appliance.mqtt import try_connect
+
+    problem = try_connect(cfg.mqtt)
+    return Check("MQTT", problem is None, f"the broker at {cfg.mqtt.host}:{cfg.mqtt.port} takes kickwatch's login"
+                 if problem is None else problem)
 
 
 def _from_store(store) -> list[Check]:

@@ -208,3 +208,35 @@ def _refusal(reason_code) -> tuple[str, str]:
         return (f"refused kickwatch's user name or password ({name})",
                 "check [mqtt] username and password_file; nights are stored as always")
     return f"refused the connection ({name})", "nights are stored as always"
+
+
+def try_connect(cfg: MqttConfig, timeout: float = 5.0) -> str | None:
+    """Log in to the broker once, as the daemon would (`kickwatch doctor`): None when it took us,
+    else what went wrong, in words."""
+    import paho.mqtt.client as mqtt
+
+    try:
+        password = read_password(cfg)
+    except MqttSetupError as e:
+        return str(e)
+    answer: list = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kickwatch-doctor")
+    if cfg.username:
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls:
+        client.tls_set(ca_certs=cfg.ca_file or None)
+    client.on_connect = lambda c, u, f, reason_code, p: answer.append(reason_code)
+    try:
+        client.connect(cfg.host, cfg.port, keepalive=10)
+    except (OSError, ValueError) as e:
+        return f"{cfg.host}:{cfg.port} cannot be reached ({getattr(e, 'strerror', None) or e}): check [mqtt] host and port"
+    deadline = time.monotonic() + timeout
+    while not answer and time.monotonic() < deadline:
+        client.loop(0.1)
+    client.disconnect()
+    if not answer:
+        return f"{cfg.host}:{cfg.port} took the connection but gave no MQTT answer in {timeout:g} s: is it a broker?"
+    if answer[0].is_failure:
+        what, advice = _refusal(answer[0])
+        return f"{cfg.host}:{cfg.port} {what}: {advice}"
+    return None

@@ -2,13 +2,15 @@
 # Installs the Debian packages kickwatch's set-up and tests need, only those missing.
 # Safe to run again: it asks apt only when something is absent. Needs root (or sudo).
 #   system-deps.sh base   python3 with venv and pip (for `make demo`)
+#   system-deps.sh bench  base + mosquitto (bench.mqtt's broker)
 #   system-deps.sh test   base + chromium (browser tests), shellcheck, debootstrap, mosquitto (the MQTT tests' broker)
 set -euo pipefail
 
 want=(python3 python3-venv python3-pip)
-if [ "${1:-base}" = "test" ]; then
-    want+=(chromium shellcheck debootstrap mosquitto)
-fi
+case "${1:-base}" in
+    test) want+=(chromium shellcheck debootstrap mosquitto) ;;
+    bench) want+=(mosquitto) ;;
+esac
 
 missing=()
 for pkg in "${want[@]}"; do

@@ -73,6 +73,15 @@ def test_daemon_unit_reaches_spi_and_gpio_without_private_devices():
     assert "RestartPreventExitStatus=78" in text and "Type=notify" in text and "WatchdogSec=" in text
 
 
+def test_daemon_unit_reaches_a_broker_in_the_house_and_nothing_outside():
+    text = (ROOT / "systemd" / "kickwatch.service").read_text()
+    assert "PrivateNetwork=yes" not in text and "AF_INET AF_INET6" in text    # [mqtt] host can be reached
+    assert "IPAddressDeny=any" in text
+    allowed = next(ln for ln in text.splitlines() if ln.startswith("IPAddressAllow=")).split("=", 1)[1].split()
+    assert set(allowed) <= {"localhost", "link-local", "multicast", "10.0.0.0/8", "172.16.0.0/12",
+                            "192.168.0.0/16", "fc00::/7"}
+
+
 @pytest.fixture(scope="module")
 def debian_root(tmp_path_factory):
     if os.geteuid() != 0:

@@ -238,3 +238,23 @@ def test_the_daemon_keeps_the_publishers_state_for_the_status_page(tmp_path, bro
 def test_a_topic_setting_that_mqtt_cannot_carry_is_named(key, value):
     with pytest.raises(ConfigError, match=f"mqtt.{key}"):
         config_from_dict({"mqtt": {key: value}})
+
+
+def test_doctor_logs_in_to_the_broker_as_the_daemon_would(tmp_path):
+    from appliance.doctor import mqtt_check
+
+    b = Broker(tmp_path, users={"kickwatch": "right"}).start()
+    try:
+        secret = tmp_path / "pw"
+        cfg = Config()
+        cfg.mqtt = MqttConfig(host="127.0.0.1", port=b.port, username="kickwatch", password_file=str(secret))
+        secret.write_text("right\n")
+        assert mqtt_check(cfg).ok
+        secret.write_text("wrong\n")
+        check = mqtt_check(cfg)
+        assert not check.ok and "user name or password" in check.line()
+        cfg.mqtt.port = free_port()
+        check = mqtt_check(cfg)
+        assert not check.ok and "cannot be reached" in check.line()
+    finally:
+        b.stop()
