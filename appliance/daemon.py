@@ -7,6 +7,7 @@ progress, not of being alive). Writes are committed at most every
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import numpy as np
 
 from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
+from appliance.diary import Entry, entry_problem
 from appliance.homeassistant import last_night
 from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
@@ -26,7 +28,7 @@ from appliance.detection.pipeline import StreamDetector
 from appliance.detection.sleepers import CoupleDetector
 from appliance.detection.vitals import BedVitals
 from appliance.sdnotify import Notifier
-from appliance.requests import DELETE_NIGHT, take_requests
+from appliance.requests import DELETE_NIGHT, DIARY, take_requests
 from appliance.store import State, Store
 from sensor.block import Block
 from sensor.errors import SensorError, SourceSettingError
@@ -332,10 +334,11 @@ def _in_bed(det) -> str | None:
     return "in" if "in" in states else ("out" if "out" in states else None)
 
 
-def apply_requests(store: Store, requests_dir: str, books: list[NightBook] | None = None) -> int:
+def apply_requests(store: Store, requests_dir: str, books: list[NightBook] | None = None, wall=time.time) -> int:
     """Carry out changes the dashboard asked for (it cannot write the store itself).
 
-    Deleting a night deletes it for everyone who slept in the bed that night.
+    Deleting a night deletes it for everyone who slept in the bed that night. A diary
+    entry replaces that sleeper's entry for that night.
     """
     done = 0
     for req in take_requests(requests_dir):
@@ -349,7 +352,27 @@ def apply_requests(store: Store, requests_dir: str, books: list[NightBook] | Non
                         book.night = None
                 store.delete_night(row["id"])
                 done += 1
+        elif req.get("action") == DIARY:
+            entry = diary_entry(req)
+            if entry is not None:
+                store.save_diary(entry.as_row(), wall())
+                done += 1
     return done
+
+
+def diary_entry(req: dict) -> Entry | None:
+    """A diary request as an entry; None when it is not one (the web checked it; this is the daemon's
+    own guard against a file it did not expect)."""
+    date, who, ticked, note = req.get("date"), req.get("sleeper", ""), req.get("ticked", []), req.get("note", "")
+    if not (isinstance(date, str) and isinstance(who, str) and isinstance(ticked, list) and isinstance(note, str)):
+        return None
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        return None
+    if entry_problem(date, [str(t) for t in ticked], note):
+        return None
+    return Entry(date, who, set(ticked), note)
 
 
 TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"

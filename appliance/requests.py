@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 DELETE_NIGHT = "delete_night"
+DIARY = "diary"              # {date, sleeper, ticked: [factor keys], note}: appliance.diary
 
 
 def leave_request(folder: str | os.PathLike, action: str, **details) -> Path:

@@ -92,6 +92,14 @@ def m003_vitals(db) -> None:
     db["nights"].add_column("heart_response_json", str)
 
 
+@migration
+def m004_diary(db) -> None:
+    """The evening diary: what each sleeper ticked for a night (appliance.diary), and a note."""
+    db["diary"].create({"id": int, "date": str, "sleeper": str, "caffeine": int, "alcohol": int, "exercise": int,
+                        "medicine": int, "note": str, "saved_utc": float}, pk="id", not_null={"date", "sleeper"})
+    db["diary"].create_index(["date", "sleeper"], unique=True)
+
+
 def crash_note_path(database: str | Path) -> Path:
     """Where a daemon that could not start leaves its one line for the dashboard: beside the database."""
     return Path(database).parent / "daemon-error.json"
@@ -139,6 +147,8 @@ class Store:
             # a store from before heart and breathing, read by a newer dashboard before the daemon updated it
             self._breathing = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vitals'").fetchone() is not None
+            self._has_diary = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'diary'").fetchone() is not None
         except StoreError:
             raise
         except (sqlite3.Error, OSError) as e:
@@ -221,6 +231,11 @@ class Store:
         for table in ("movements", "series", "bed_periods", "vitals", "respiratory_events"):
             self._later("sql", table, (f"DELETE FROM {table} WHERE night_id = ?", [night_id]))
         self._later("sql", "nights", ("DELETE FROM nights WHERE id = ?", [night_id]))
+
+    def save_diary(self, row: dict, saved_utc: float) -> None:
+        """One sleeper's diary for one night (appliance.diary.Entry.as_row), instead of what was there."""
+        self._later("sql", "diary", ("DELETE FROM diary WHERE date = ? AND sleeper = ?", [row["date"], row["sleeper"]]))
+        self._later("insert", "diary", {**row, "saved_utc": saved_utc})
 
     def add_health(self, ts_utc: float, status: str, samples: int = 0, gap_samples: int = 0,
                    clipped_samples: int = 0, flat_s: float = 0.0, rest: float = 0.0, level: float = 0.0,
@@ -312,6 +327,12 @@ class Store:
     def respiratory_events(self, night_id: int) -> list[dict]:
         return (self.query("SELECT * FROM respiratory_events WHERE night_id = ? ORDER BY onset_utc", [night_id])
                 if self._breathing else [])
+
+    def diary(self, sleeper: str = "") -> list[dict]:
+        """One sleeper's diary entries, newest first (none in a store from before the diary)."""
+        if not self._has_diary:
+            return []
+        return self.query("SELECT * FROM diary WHERE sleeper = ? ORDER BY date DESC", [sleeper])
 
     def bed_periods(self, night_id: int) -> list[dict]:
         return self.query("SELECT * FROM bed_periods WHERE night_id = ? ORDER BY in_utc", [night_id])

@@ -26,10 +26,11 @@ from werkzeug.security import check_password_hash
 from appliance import export, sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.detection.scoring import ELEVATED_PLMI
-from appliance.nights import stored_night, stored_nights_of_both, stored_pair
-from appliance.requests import DELETE_NIGHT, leave_request
+from appliance.nights import evening_date, stored_night, stored_nights_of_both, stored_pair
+from appliance.diary import FACTORS, NOTE_MAX, Entry, compare, entry_problem
+from appliance.requests import DELETE_NIGHT, DIARY, leave_request
 from appliance.store import State, Store, StoreError, crash_note_path
-from web.presenter import present_night, present_trend
+from web.presenter import present_context, present_night, present_trend
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ALIVE_S = 180.0          # the daemon flushes at least every 45 s; three minutes of silence means trouble
@@ -99,6 +100,12 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
             abort(404, f"no night of {date}" if date else "no nights recorded yet")
         return names, pair
 
+    def context_of(night: dict) -> dict:
+        """The night beside the sleeper's nights before it (web.presenter.present_context)."""
+        with reading() as s:
+            rows = s.nights(sleeper=night["night"].get("sleeper") or "") if s else []
+        return present_context(rows, night["night"]["date"])
+
     @app.before_request
     def viewing_pin():
         if cfg.web.protect_viewing and request.endpoint not in ("unlock", "static") and not session.get("unlocked"):
@@ -156,7 +163,8 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         if night is None:
             return render_template("status.html", st=st, first=True)
         return render_template("night.html", n=present_night(night, night["night"].get("sleeper")), st=st,
-                               latest=True, shared_bed=counted_as_shared(night, cfg), sleepers=names)
+                               latest=True, shared_bed=counted_as_shared(night, cfg), sleepers=names,
+                               ctx=context_of(night))
 
     @app.get("/night/<date>")
     def night(date):
@@ -167,7 +175,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         with reading() as s:
             names = named(s)
         return render_template("night.html", n=present_night(n, n["night"].get("sleeper")), st=None, latest=False,
-                               shared_bed=counted_as_shared(n, cfg), sleepers=names)
+                               shared_bed=counted_as_shared(n, cfg), sleepers=names, ctx=context_of(n))
 
     @app.get("/nights")
     def nights():
@@ -260,6 +268,40 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
             return render_template("delete.html", date=date, n=night, error="That PIN is not right."), 403
         leave_request(cfg.web.requests_dir, DELETE_NIGHT, date=date)
         return render_template("done.html", message=f"The night of {date} will be deleted within a minute.")
+
+    @app.route("/diary", methods=["GET", "POST"])
+    def diary():
+        """Tonight's diary for one sleeper, and what the diary shows so far. Saving it is a request
+        for the daemon (the web never writes the store), with the PIN when the household set one."""
+        date = request.values.get("date") or evening_date(time.time())
+        if not valid_date(date):
+            abort(400, f"'{date[:20]}' is not a date; dates look like 2026-11-23")
+        with reading() as s:
+            names = named(s)
+            who = asked_sleeper(names)
+            rows = s.nights(sleeper=who) if s else []
+            entries = {r["date"]: Entry.from_row(r) for r in (s.diary(who) if s else [])}
+        entry = entries.get(date) or Entry(date, who)
+        pin_needed = _pin_set(cfg) and not session.get("may_change")
+        page = {"date": date, "who": who, "names": names, "factors": FACTORS, "pin_needed": pin_needed,
+                "comparisons": compare(rows, entries), "nights_noted": len(entries), "note_max": NOTE_MAX}
+        if request.method == "GET":
+            return render_template("diary.html", entry=entry, error=None, **page)
+        _check_csrf()
+        ticked = request.form.getlist("ticked")
+        note = request.form.get("note", "").strip()
+        entry = Entry(date, who, set(ticked), note)
+        problem = entry_problem(date, ticked, note)
+        if problem:
+            return render_template("diary.html", entry=entry, error=problem[0].upper() + problem[1:] + ".", **page), 400
+        if pin_needed:
+            if not _pin_ok(request.form.get("pin", ""), cfg, wrong_pins, lock):
+                return render_template("diary.html", entry=entry, error="That PIN is not right.", **page), 403
+            session["may_change"] = True      # this phone gave the PIN: not asked again every evening
+        leave_request(cfg.web.requests_dir, DIARY, date=date, sleeper=who, ticked=sorted(entry.ticked), note=note)
+        whose = f"{who}'s diary" if who else "The diary"
+        return render_template("done.html", message=f"{whose} for the night of {date} is saved; the recorder "
+                                                    "stores it within a minute.")
 
     @app.route("/unlock", methods=["GET", "POST"])
     def unlock():
@@ -415,6 +457,14 @@ def _check_csrf() -> None:
     sent = request.form.get("csrf", "")
     if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
         abort(400, "the form has expired; reload the page and try again")
+
+
+def _pin_set(cfg: Config) -> bool:
+    """Whether the household set a PIN for changes (install.sh does)."""
+    try:
+        return bool(Path(cfg.web.pin_file).read_text().strip())
+    except OSError:
+        return False
 
 
 def _pin_ok(pin: str, cfg: Config, wrong: dict, lock: threading.Lock) -> bool:

@@ -242,3 +242,29 @@ def response(t_s: list[int], curves: list[tuple[str, list]], label: str) -> str:
         if path:
             body.append(f'<path class="line {cls}" d="{" ".join(path)}"/>')
     return _svg(h, body, label, "response")
+
+
+def strip(points: list[tuple[str, float | None]], current: str, reference: float) -> str:
+    """The last nights at a glance: one mark a night, its height the PLMI, the elevated ones and the
+    night shown marked; a night with no rate (too short in bed) is a small dash."""
+    h, top, base, left, right = 64, 6, 50, 4, W - 4
+    vals = [v for _, v in points if v is not None]
+    vmax = max([*vals, reference * 1.5, 1.0])
+    slot = (right - left) / max(len(points), 1)
+    body = [f'<line class="reference" x1="{left}" x2="{right}" y1="{base - reference / vmax * (base - top):.1f}" '
+            f'y2="{base - reference / vmax * (base - top):.1f}"/>']
+    for i, (d, v) in enumerate(points):
+        x = left + i * slot + slot * 0.15
+        w = slot * 0.7
+        cls = "mark" + (" high" if v is not None and v > reference else "") + (" current" if d == current else "")
+        if v is None:
+            body.append(f'<rect class="{cls} none" x="{x:.1f}" y="{base - 2}" width="{w:.1f}" height="2">'
+                        f'<title>{escape(d)}: no rate</title></rect>')
+            continue
+        y = base - max(v / vmax * (base - top), 2.0)
+        body.append(f'<rect class="{cls}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{base - y:.1f}">'
+                    f'<title>{escape(d)}: {v:.1f}/h</title></rect>')
+    if points:
+        body.append(f'<text class="axis" x="{left}" y="{h - 1}">{escape(points[0][0][5:])}</text>')
+        body.append(f'<text class="axis" x="{right}" y="{h - 1}" text-anchor="end">{escape(points[-1][0][5:])}</text>')
+    return _svg(h, body, f"the last {len(points)} nights' PLMI, one mark a night", "strip")

@@ -149,3 +149,35 @@ def present_trend(nights: list[dict], days: int) -> dict:
     above = sum(1 for v in values if v > ELEVATED_PLMI)
     return {"chart": charts.trend(points, median, ELEVATED_PLMI), "median": median, "count": len(recent), "above": above,
             "days": days, "until": recent[-1]["date"] if recent else None}
+
+
+USUAL_NIGHTS = 14         # "your usual": the median of this many nights before the one shown
+USUAL_MIN = 5             # fewer nights than this before it: too few to say what is usual
+STRIP_NIGHTS = 30
+
+
+def present_context(nights: list[dict], date: str) -> dict:
+    """The night beside the ones before it: higher or lower than usual (the median of the last 14
+    nights with a rate, and the middle half of them as the spread), and the last 30 nights as a strip."""
+    ordered = sorted(nights, key=lambda n: n["date"])
+    upto = [n for n in ordered if n["date"] <= date]
+    this = next((n for n in upto if n["date"] == date), None)
+    before = [n["plmi"] for n in upto if n["date"] < date and n["plmi"] is not None][-USUAL_NIGHTS:]
+    strip_nights = upto[-STRIP_NIGHTS:]
+    out = {"strip": charts.strip([(n["date"], n["plmi"]) for n in strip_nights], date, ELEVATED_PLMI)
+           if len(strip_nights) > 1 else None, "strip_count": len(strip_nights), "usual": None, "before": len(before),
+           "need": USUAL_MIN}
+    if len(before) < USUAL_MIN or this is None:
+        return out
+    q1, median, q3 = statistics.quantiles(before, n=4, method="inclusive")
+    value = this["plmi"]
+    if value is None:
+        word = None
+    elif value > q3:
+        word = "higher than"
+    elif value < q1:
+        word = "lower than"
+    else:
+        word = "about"
+    out["usual"] = {"word": word, "median": median, "low": q1, "high": q3, "nights": len(before)}
+    return out
