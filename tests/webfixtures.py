@@ -50,13 +50,17 @@ def build_nights(path, plmi_scale: list[float], cfg: Config | None = None) -> St
     """One night per evening up to yesterday, stored through the night book as the daemon stores
     them, from one simulated night analysed once: night k keeps its leg movements' share
     plmi_scale[k] (from 0 to 1), so the nights' PLMI differ as real nights do."""
+    import copy
+
     from appliance.detection.analysis import analyze_signal
     from appliance.detection.pipeline import Events
+    from appliance.detection.vitals import minutes_of
     from appliance.nights import NightBook
 
     cfg = cfg or Config()
     rec, _ = cached_night(2.0, 42, "severe")
     res = analyze_signal(rec.signal, rec.fs)
+    minutes = minutes_of(rec.signal, rec.fs, [0])
     store = Store(path)
     today = dt.date.today()
     n = len(plmi_scale)
@@ -68,6 +72,7 @@ def build_nights(path, plmi_scale: list[float], cfg: Config | None = None) -> St
         moves = [m for m in res.movements if m.kind != "lm" or id(m) in keep]
         changes = [(a, "in") for a, _ in res.bed] + [(b, "out") for _, b in res.bed]
         book.handle(Events(movements=moves, bed_changes=sorted(changes)), rec.signal.shape[0] / rec.fs)
+        book.add_minutes(copy.deepcopy(minutes))
         book.close()
         store.flush()
     return store

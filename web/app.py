@@ -30,6 +30,7 @@ from appliance.nights import evening_date, stored_night, stored_nights_of_both, 
 from appliance.diary import FACTORS, NOTE_MAX, Entry, compare, entry_problem
 from appliance.requests import DELETE_NIGHT, DIARY, leave_request
 from appliance.store import State, Store, StoreError, crash_note_path
+from web.report import build_report
 from web.presenter import present_context, present_night, present_trend
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -214,6 +215,20 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         if not shown:
             abort(404, f"no nights between {lo} and {hi}")
         return render_template("print.html", nights=shown, span=f"{lo} to {hi}")
+
+    @app.get("/report")
+    def report():
+        """The doctor's report over the nights of a range (web.report); with fewer than five, a page that
+        says why."""
+        lo, hi = request.args.get("from", ""), request.args.get("to", "")
+        if not (valid_date(lo) and valid_date(hi)) or lo > hi:
+            abort(400, "give from=YYYY-MM-DD&to=YYYY-MM-DD, from not after to")
+        with reading() as s:
+            names = named(s)
+            who = asked_sleeper(names)
+            r = build_report(s, who, lo, hi) if s else {"who": who, "lo": lo, "hi": hi, "count": 0, "need": 5,
+                                                          "made": dt.date.today().isoformat()}
+        return render_template("report.html", r=r)
 
     @app.get("/night/<date>/movements.csv")
     def movements_csv(date):
