@@ -33,7 +33,8 @@ from appliance.store import Store
 from sensor.mcp3xxx import MCP3xxxSource
 from sensor.recording import write_recording
 from sensor.simulator import simulate_night
-from tests.broker import Broker, Listener, free_port
+from tests.broker import Broker, Listener
+from tests.conftest import free_port
 
 
 class ReplayedADC:

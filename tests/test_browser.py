@@ -4,28 +4,14 @@ Phone (390x844) and desktop viewports; screenshots go to test-artifacts/.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-
 import pytest
-from playwright.sync_api import sync_playwright
 
 from appliance.nights import stored_night
 from tests.conftest import ARTIFACTS
-from tests.webfixtures import build_db, wait_for_http
+from tests.webfixtures import build_db, dashboard
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,29 +22,8 @@ def server(tmp_path_factory):
     store.close()
     cfgfile = d / "k.toml"
     cfgfile.write_text(f'[web]\nrequests_dir = "{d}/req"\nsecret_file = "{d}/secret"\npin_file = "{d}/pin"\n')
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kickwatch", "web", "--db", str(d / "k.db"), "--host",
-                             "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    if not wait_for_http(base + "/api/status"):
-        proc.kill()
-        raise RuntimeError("the dashboard did not start: " + proc.stdout.read().decode())
-    yield base, last
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed: run scripts/system-deps.sh test (make test does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
+    with dashboard(d / "k.db", cfgfile) as base:
+        yield base, last
 
 
 def open_page(browser, base, path, viewport, requests):
@@ -165,14 +130,9 @@ def test_two_sleepers_nights_stand_side_by_side_on_a_phone(browser, tmp_path):
     rec.start = dt.datetime.combine(dt.date.today() - dt.timedelta(days=1), dt.time(22, 30)).astimezone()
     Daemon(load_config(cfgfile), ReplaySource(rec, speed="max"), store, source_name="test", finite=True).run()
     store.close()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kickwatch", "web", "--db", str(tmp_path / "k.db"), "--host",
-                             "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        assert wait_for_http(f"http://127.0.0.1:{port}/api/status")
+    with dashboard(tmp_path / "k.db", cfgfile) as base:
         page = browser.new_page(viewport=PHONE)
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(f"{base}/")
         sam, alex = (page.locator(f"#sleeper-{k}").bounding_box() for k in range(2))
         assert abs(sam["y"] - alex["y"]) < 1 and sam["x"] + sam["width"] <= alex["x"]   # side by side
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]    # no sideways scrolling
@@ -182,6 +142,3 @@ def test_two_sleepers_nights_stand_side_by_side_on_a_phone(browser, tmp_path):
         page.locator("#sleeper-1 a").click()
         assert "Alex · " in page.locator(".when").inner_text()
         page.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)

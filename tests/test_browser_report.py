@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import subprocess
-import sys
 import unicodedata
 
 import pytest
@@ -17,8 +15,8 @@ from werkzeug.security import generate_password_hash
 from appliance.daemon import apply_requests
 from appliance.store import Store
 from tests.conftest import ARTIFACTS
-from tests.test_browser import DESKTOP, PHONE, browser, free_port, open_page, shot  # noqa: F401 (fixture)
-from tests.webfixtures import build_nights, wait_for_http
+from tests.test_browser import DESKTOP, PHONE, open_page, shot
+from tests.webfixtures import build_nights, dashboard
 
 NIGHTS = 30
 SHARES = [0.3 + 0.7 * ((k * 7) % 10) / 10 for k in range(NIGHTS)]
@@ -31,17 +29,8 @@ def many(tmp_path_factory):
     (d / "pin").write_text(generate_password_hash("2468"))
     cfgfile = d / "k.toml"
     cfgfile.write_text(f'[web]\nrequests_dir = "{d}/req"\nsecret_file = "{d}/secret"\npin_file = "{d}/pin"\n')
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kickwatch", "web", "--db", str(d / "k.db"), "--host",
-                             "127.0.0.1", "--port", str(port), "--config", str(cfgfile)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    if not wait_for_http(base + "/api/status"):
-        proc.kill()
-        raise RuntimeError("the dashboard did not start: " + proc.stdout.read().decode())
-    yield base, d
-    proc.terminate()
-    proc.wait(10)
+    with dashboard(d / "k.db", cfgfile) as base:
+        yield base, d
 
 
 def span(nights: int) -> str:

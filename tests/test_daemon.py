@@ -5,7 +5,6 @@ import socket
 import threading
 
 import numpy as np
-import pytest
 
 from appliance.config import Config
 from appliance.daemon import Daemon

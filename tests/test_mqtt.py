@@ -18,8 +18,8 @@ from appliance.store import State, Store
 from sensor.recording import write_recording
 from sensor.replay import ReplaySource
 from web.app import status_of
-from tests.broker import MOSQUITTO, Broker, Listener, free_port
-from tests.conftest import cached_night
+from tests.broker import MOSQUITTO, Broker, Listener
+from tests.conftest import cached_night, free_port
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto is installed by "
                                 "scripts/system-deps.sh test (make test)")

@@ -3,15 +3,18 @@ daemon path, a config whose files live in a test folder, waiting for a server.""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from appliance.config import Config
 from appliance.daemon import Daemon
 from appliance.store import Store
 from sensor.replay import ReplaySource
-from tests.conftest import cached_night
+from tests.conftest import cached_night, free_port
 
 
 def build_db(path, nights: int = 3, hours: float = 1.5, cfg: Config | None = None) -> Store:
@@ -33,6 +36,24 @@ def web_config(folder: Path) -> Config:
     cfg.web.requests_dir = str(folder / "requests")
     cfg.web.secret_file = str(folder / "secret")
     return cfg
+
+
+@contextmanager
+def dashboard(db: Path, cfgfile: Path):
+    """`kickwatch web` as the service runs it, on a free loopback port over `db`; yields its address."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kickwatch", "web", "--db", str(db), "--host", "127.0.0.1",
+                             "--port", str(port), "--config", str(cfgfile)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_for_http(base + "/api/status"):
+            proc.kill()
+            raise RuntimeError("the dashboard did not start: " + proc.stdout.read().decode())
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def wait_for_http(url: str, tries: int = 100) -> bool:
