@@ -249,6 +249,11 @@ def mqtt_check(cfg: Config) -> Check:
     from appliance.mqtt import try_connect
 
     problem = try_connect(cfg.mqtt)
+    if problem is None and cfg.mqtt.password_file:
+        mode = Path(cfg.mqtt.password_file).stat().st_mode
+        if mode & 0o004:
+            problem = (f"{cfg.mqtt.password_file} can be read by every user of this machine: "
+                       f"sudo chmod 0640 {cfg.mqtt.password_file}; sudo chown root:kickwatch {cfg.mqtt.password_file}")
     return Check("MQTT", problem is None, f"the broker at {cfg.mqtt.host}:{cfg.mqtt.port} takes kickwatch's login"
                  if problem is None else problem)
 

@@ -249,7 +249,11 @@ def test_doctor_logs_in_to_the_broker_as_the_daemon_would(tmp_path):
         cfg = Config()
         cfg.mqtt = MqttConfig(host="127.0.0.1", port=b.port, username="kickwatch", password_file=str(secret))
         secret.write_text("right\n")
+        secret.chmod(0o640)
         assert mqtt_check(cfg).ok
+        secret.chmod(0o644)
+        check = mqtt_check(cfg)
+        assert not check.ok and "can be read by every user" in check.line() and "chmod 0640" in check.line()
         secret.write_text("wrong\n")
         check = mqtt_check(cfg)
         assert not check.ok and "user name or password" in check.line()
