@@ -21,7 +21,7 @@ import numpy as np
 from appliance import sensor_status
 from appliance.config import Config, raw_dir_of
 from appliance.diary import Entry, entry_problem
-from appliance.homeassistant import last_night
+from appliance.homeassistant import last_night, tonight
 from appliance.nights import NightBook
 from appliance.detection.occupancy import QuietState
 from appliance.detection.pipeline import StreamDetector
@@ -281,10 +281,11 @@ class Daemon:
         bed = self.publisher.bed
         messages = bed.states({"sensor_status": status})
         for who, b in zip(bed.sleepers, books):
-            messages += bed.states(b.tonight().as_values(), who)
+            messages += bed.states(tonight(b.tonight()), who)
         self.publisher.publish(messages)
 
     def _queue_health(self, det, book: NightBook) -> str:
+        """Queue a health row for the store; return its status word (sensor_status)."""
         h = det.health
         if h.flat_now:
             status = sensor_status.FLAT

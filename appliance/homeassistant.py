@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from appliance import sensor_status
 from appliance.config import MqttConfig
+from appliance.nights import Tonight
 
 ONLINE, OFFLINE = "online", "offline"
 BED = "bed"                      # the object id's first part for the bed's own entities
@@ -52,7 +53,6 @@ ENTITIES = (
            options=(sensor_status.OK, sensor_status.FLAT, sensor_status.CLIPPED, sensor_status.NOISY,
                     sensor_status.FAULT)),
 )
-LIVE = ("in_bed", "movements_tonight", "series_in_progress", "heart_rate", "breathing_rate")
 
 
 def slug(text: str) -> str:
@@ -119,6 +119,12 @@ def payload(value) -> str:
     if isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(".")
     return str(value)
+
+
+def tonight(t: Tonight) -> dict:
+    """A sleeper's night so far (appliance.nights.NightBook.tonight), by entity key."""
+    return {"in_bed": t.in_bed, "movements_tonight": t.leg_movements, "series_in_progress": t.series_in_progress,
+            "heart_rate": t.heart_bpm, "breathing_rate": t.breaths_pm}
 
 
 def last_night(summary: dict | None) -> dict:

@@ -41,11 +41,6 @@ class Tonight:
     heart_bpm: float | None
     breaths_pm: float | None
 
-    def as_values(self) -> dict:
-        return {"in_bed": self.in_bed, "movements_tonight": self.leg_movements,
-                "series_in_progress": self.series_in_progress, "heart_rate": self.heart_bpm,
-                "breathing_rate": self.breaths_pm}
-
 
 @dataclass
 class OpenNight:

@@ -132,3 +132,10 @@ def test_too_few_nights_to_say_what_is_usual(tmp_path):
     build_nights(tmp_path / "k.db", [0.5, 0.6, 0.7], cfg).close()
     page = create_app(tmp_path / "k.db", cfg, testing=True).test_client().get("/").get_data(as_text=True)
     assert "Too few nights before this one to say what is usual for you: 2 so far" in page
+
+
+def test_a_report_before_any_night_is_recorded_says_why(tmp_path):
+    client = create_app(tmp_path / "none.db", web_config(tmp_path), testing=True).test_client()
+    r = client.get("/report?from=2026-11-01&to=2026-11-30")
+    assert r.status_code == 200 and "There are none in this range" in r.get_data(as_text=True)
+    assert client.get("/report?from=2026-11-30&to=2026-11-01").status_code == 400

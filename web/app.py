@@ -226,8 +226,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         with reading() as s:
             names = named(s)
             who = asked_sleeper(names)
-            r = build_report(s, who, lo, hi) if s else {"who": who, "lo": lo, "hi": hi, "count": 0, "need": 5,
-                                                          "made": dt.date.today().isoformat()}
+            r = build_report(s, who, lo, hi)
         return render_template("report.html", r=r)
 
     @app.get("/night/<date>/movements.csv")
@@ -432,14 +431,16 @@ def status_of(store: Store | None, cfg: Config) -> dict:
         out["sensor"] = f"fault since {dt.datetime.fromtimestamp(fault['at']):%H:%M}: {fault['error']}"
     out["sensor_status"] = status
     out["mqtt"] = _mqtt_words(store.get_state(State.MQTT), cfg)
+    out["mqtt_on"] = bool(cfg.mqtt.host)
     return out
 
 
-def _mqtt_words(state: dict | None, cfg: Config) -> str | None:
-    """Publishing to Home Assistant, in a sentence (None for a household without a broker)."""
+def _mqtt_words(state: dict | None, cfg: Config) -> str:
+    """Publishing to Home Assistant, in a sentence."""
+    if not cfg.mqtt.host:
+        return "off: no broker is set ([mqtt] host)"
     if state is None:
-        return f"set to publish to {cfg.mqtt.host}:{cfg.mqtt.port}; the recorder has not said more yet" \
-            if cfg.mqtt.host else None
+        return f"set to publish to {cfg.mqtt.host}:{cfg.mqtt.port}; the recorder has not said more yet"
     dropped = (f"; {state['dropped']} live values were dropped while the broker was away (the latest of each "
                "was sent when it came back)") if state.get("dropped") else ""
     if state.get("connected"):

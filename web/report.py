@@ -40,9 +40,11 @@ def spread(values: list[float]) -> dict | None:
     return {"median": q[1], "low": q[0], "high": q[2], "min": min(values), "max": max(values), "n": len(values)}
 
 
-def build_report(store: Store, who: str, lo: str, hi: str) -> dict:
-    """The report of one sleeper's nights from `lo` to `hi` (evening dates, both included)."""
-    rows = sorted((r for r in store.nights(sleeper=who) if lo <= r["date"] <= hi), key=lambda r: r["date"])
+def build_report(store: Store | None, who: str, lo: str, hi: str) -> dict:
+    """The report of one sleeper's nights from `lo` to `hi` (evening dates, both included); None for
+    the store: none recorded yet."""
+    rows = sorted((r for r in (store.nights(sleeper=who) if store else []) if lo <= r["date"] <= hi),
+                  key=lambda r: r["date"])
     rows = rows[-MAX_NIGHTS:]
     out = {"who": who, "lo": lo, "hi": hi, "count": len(rows), "need": MIN_NIGHTS,
            "made": dt.date.today().isoformat()}
