@@ -16,7 +16,7 @@ def store(tmp_path):
 
 
 def test_fresh_database_has_every_migration_and_wal(store):
-    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial", "m002_sleepers", "m003_vitals"]
+    assert [m.name for m in migrations().applied(store.db)] == ["m001_initial", "m002_sleepers", "m003_vitals", "m004_diary"]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"nights", "movements", "series", "bed_periods", "health", "state", "sessions"} <= set(store.db.table_names())
 
