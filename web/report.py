@@ -51,6 +51,7 @@ def build_report(store: Store | None, who: str, lo: str, hi: str) -> dict:
     if len(rows) < MIN_NIGHTS:
         return out
     summaries = [json.loads(r["summary_json"]) if r["summary_json"] else {} for r in rows]
+    out["rates"] = " or ".join(f"{fs:g}" for fs in sorted({r["fs"] for r in rows if r.get("fs")}))
     entries = {r["date"]: Entry.from_row(r) for r in store.diary(who) if lo <= r["date"] <= hi}
     out["figures"] = [{"name": name, "what": what, "unit": unit, "digits": digits,
                        "s": spread([s[key] for s in summaries if s.get(key) is not None])}

@@ -33,8 +33,8 @@ class ClipCounter:
             if len(x) < 2:
                 continue
             self.lo[c], self.hi[c] = min(self.lo[c], float(x.min())), max(self.hi[c], float(x.max()))
-            gaps = np.abs(np.diff(x))
-            gaps = gaps[gaps > 0]
+            gaps = np.diff(x)
+            gaps = np.abs(gaps[gaps != 0])
             if len(gaps):
                 self.step[c] = min(self.step[c], float(gaps.min()))
             if not np.isfinite(self.step[c]):
@@ -47,10 +47,11 @@ class ClipCounter:
 
 
 def _in_runs(at: np.ndarray) -> int:
-    """How many of the True values stand in runs of CLIP_RUN or more."""
-    if not at.any():
+    """How many of the True values stand in runs of CLIP_RUN or more (work in the True values
+    alone: on a whole night there are few, among millions of samples)."""
+    where = np.flatnonzero(at)
+    if len(where) < CLIP_RUN:
         return 0
-    edges = np.diff(np.concatenate([[0], at.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    lengths = ends - starts
+    breaks = np.flatnonzero(np.diff(where) != 1)
+    lengths = np.diff(np.concatenate([[0], breaks + 1, [len(where)]]))
     return int(lengths[lengths >= CLIP_RUN].sum())
