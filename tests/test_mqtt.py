@@ -262,3 +262,20 @@ def test_doctor_logs_in_to_the_broker_as_the_daemon_would(tmp_path):
         assert not check.ok and "cannot be reached" in check.line()
     finally:
         b.stop()
+
+
+def test_a_recorder_that_dies_is_marked_offline_by_its_last_will(tmp_path, broker, night_file):
+    cfg = tmp_path / "kickwatch.toml"
+    cfg.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\nnode_id = "bedroom"\n')
+    ha = Listener(broker.port)
+    proc = subprocess.Popen(KW + ["run", "--config", str(cfg), "--source", str(night_file), "--speed", "realtime",
+                                  "--db", str(tmp_path / "k.db")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert ha.wait_for(lambda m: m.get("kickwatch/bedroom/availability") == "online", timeout=30)
+        proc.kill()                                          # kill -9: no goodbye, only the will
+        proc.wait(10)
+        assert ha.wait_for(lambda m: m.get("kickwatch/bedroom/availability") == "offline", timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        ha.close()
