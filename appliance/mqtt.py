@@ -21,6 +21,7 @@ connection and reconnects with growing pauses (1 s doubling to 60 s).
 """
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 import time
@@ -173,8 +174,10 @@ class Publisher:
                           "kickwatch reconnects, and nights are stored as always")
 
     def _on_connect_fail(self, client, userdata) -> None:
-        self._problem("cannot be reached", "check [mqtt] host and port and that the broker runs; kickwatch keeps "
-                      "trying, and nights are stored as always")
+        tls = (", and that its TLS certificate is signed by [mqtt] ca_file (or, without one, an authority "
+               "this machine trusts)") if self.cfg.tls else ""
+        self._problem("cannot be reached", f"check [mqtt] host and port and that the broker runs{tls}; kickwatch "
+                      "keeps trying, and nights are stored as always")
 
     def _problem(self, what: str, advice: str) -> None:
         """Why it is not connected: kept short for the status page, said once in full on stderr."""
@@ -228,6 +231,9 @@ def try_connect(cfg: MqttConfig, timeout: float = 5.0) -> str | None:
     client.on_connect = lambda c, u, f, reason_code, p: answer.append(reason_code)
     try:
         client.connect(cfg.host, cfg.port, keepalive=10)
+    except ssl.SSLCertVerificationError as e:
+        return (f"{cfg.host}:{cfg.port} answers with a TLS certificate kickwatch does not trust ({e.verify_message}): "
+                "set [mqtt] ca_file to the authority that signed it")
     except (OSError, ValueError) as e:
         return f"{cfg.host}:{cfg.port} cannot be reached ({getattr(e, 'strerror', None) or e}): check [mqtt] host and port"
     deadline = time.monotonic() + timeout

@@ -3,12 +3,12 @@
 # Safe to run again: it asks apt only when something is absent. Needs root (or sudo).
 #   system-deps.sh base   python3 with venv and pip (for `make demo`)
 #   system-deps.sh bench  base + mosquitto (bench.mqtt's broker)
-#   system-deps.sh test   base + chromium (browser tests), shellcheck, debootstrap, mosquitto (the MQTT tests' broker)
+#   system-deps.sh test   base + chromium (browser tests), shellcheck, debootstrap, mosquitto (the MQTT tests' broker), openssl (its TLS certificates)
 set -euo pipefail
 
 want=(python3 python3-venv python3-pip)
 case "${1:-base}" in
-    test) want+=(chromium shellcheck debootstrap mosquitto) ;;
+    test) want+=(chromium shellcheck debootstrap mosquitto openssl) ;;
     bench) want+=(mosquitto) ;;
 esac
 

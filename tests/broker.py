@@ -20,9 +20,13 @@ PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 class Broker:
     """mosquitto on 127.0.0.1:port, without persistence; with `users`, only they may log in."""
 
-    def __init__(self, folder: Path, users: dict[str, str] | None = None, port: int | None = None):
+    def __init__(self, folder: Path, users: dict[str, str] | None = None, port: int | None = None,
+                 tls: bool = False):
         self.folder, self.port = folder, port or free_port()
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "user root"]
+        if tls:
+            self.ca = make_certificates(folder)
+            lines += [f"cafile {self.ca}", f"certfile {folder / 'server.crt'}", f"keyfile {folder / 'server.key'}"]
         if users:
             pw = folder / "passwords"
             pw.write_text("")
@@ -52,6 +56,20 @@ class Broker:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+def make_certificates(folder: Path) -> Path:
+    """A certificate authority of the test's own and a certificate it signed for 127.0.0.1; the CA's path."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=kickwatch test CA",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
+    (folder / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "san.ext", "-out", "server.crt")
+    return folder / "ca.crt"
 
 
 class Listener:

@@ -279,3 +279,27 @@ def test_a_recorder_that_dies_is_marked_offline_by_its_last_will(tmp_path, broke
         if proc.poll() is None:
             proc.kill()
         ha.close()
+
+
+def test_over_tls_with_the_brokers_own_authority(tmp_path):
+    b = Broker(tmp_path, tls=True).start()
+    try:
+        trusted = MqttConfig(host="127.0.0.1", port=b.port, tls=True, ca_file=str(b.ca), node_id="bedroom")
+        p = Publisher(trusted, Bed(trusted, ("Sam",)))
+        p.start()
+        assert wait(lambda: p.status()["connected"])
+        p.close()
+        strangers = MqttConfig(host="127.0.0.1", port=b.port, tls=True, node_id="bedroom")   # the system's CAs
+        said = []
+        p = Publisher(strangers, Bed(strangers, ("Sam",)), say=said.append)
+        p.start()
+        time.sleep(2.5)
+        assert not p.status()["connected"] and len(said) == 1 and "ca_file" in said[0]
+        p.close()
+        cfg = Config()
+        cfg.mqtt = strangers
+        from appliance.doctor import mqtt_check
+        line = mqtt_check(cfg).line()
+        assert not mqtt_check(cfg).ok and "TLS certificate kickwatch does not trust" in line and "ca_file" in line
+    finally:
+        b.stop()
