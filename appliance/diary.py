@@ -79,15 +79,23 @@ class Comparison:
             return (f"Not enough nights yet: {len(self.with_plmi)} with {self.label} and {len(self.without_plmi)} "
                     f"without; {MIN_NIGHTS} of each are needed before they are compared.")
         way = "higher" if w["median"] > wo["median"] else "lower" if w["median"] < wo["median"] else "the same"
-        said = (f"On the {w['nights']} nights with {self.label} the PLMI was {way} "
-                f"(median {w['median']:.1f}/h, against {wo['median']:.1f}/h on {wo['nights']} nights without).")
-        times = max(1, round(100 * self.chance)) if self.chance else 0
+        said = (f"On the {w['nights']} nights with {self.label} the PLMI was {way}: median {w['median']:.1f}/h "
+                f"(the middle half of them {w['low']:.1f}–{w['high']:.1f}), against {wo['median']:.1f}/h "
+                f"({wo['low']:.1f}–{wo['high']:.1f}) on the {wo['nights']} nights without.")
         if self.chance is not None and self.chance <= UNUSUAL:
-            return (said + f" Shuffling the same nights at random gives a difference this large only about {times} "
-                    "times in 100: more than night-to-night variation alone would usually give.")
-        return (said + f" Shuffling the same nights at random gives a difference this large about {times} times in "
-                f"100: no more than night-to-night variation alone gives, so these nights do not show that "
-                f"{self.label} changes it.")
+            return (said + f" Shuffling the same nights at random gives a difference this large "
+                    f"{_how_often(self.chance)}: more than night-to-night variation alone would usually give.")
+        return (said + f" Shuffling the same nights at random gives a difference this large {_how_often(self.chance)}: "
+                f"no more than night-to-night variation alone gives, so these nights do not show that {self.label} "
+                "changes it.")
+
+
+def _how_often(chance: float | None) -> str:
+    """A share of shuffles in words: 'about 7 times in 100', 'less than once in 100'."""
+    times = round(100 * (chance or 0.0))
+    if times < 1:
+        return "less than once in 100"
+    return "about once in 100" if times == 1 else f"about {times} times in 100"
 
 
 def compare(nights: list[dict], entries: dict[str, Entry]) -> list[Comparison]:
