@@ -89,7 +89,11 @@ class Publisher:
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, password)
         if self.cfg.tls:
-            client.tls_set(ca_certs=self.cfg.ca_file or None)
+            try:
+                client.tls_set(ca_certs=self.cfg.ca_file or None)
+            except (OSError, ValueError) as e:      # ssl.SSLError is an OSError
+                raise MqttSetupError(f"mqtt.ca_file {self.cfg.ca_file} cannot be used ({e}): give the PEM file of "
+                                     "the authority that signed the broker's certificate") from None
         client.will_set(self.bed.availability, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(*RECONNECT_S)
         client.on_connect = self._on_connect

@@ -206,6 +206,15 @@ def test_an_unreadable_password_file_is_one_line_and_the_night_is_recorded(tmp_p
     assert stored_summary(db, cfg)["lm_count"] > 0
 
 
+def test_a_missing_certificate_authority_file_is_one_line_and_the_night_is_recorded(tmp_path, night_file):
+    r, db, cfg = run_with(tmp_path, night_file, {"host": "127.0.0.1", "port": free_port(), "tls": True,
+                                                 "ca_file": str(tmp_path / "no-ca.pem")})
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "Home Assistant" in ln]
+    assert len(lines) == 1 and "mqtt.ca_file" in lines[0] and "cannot be used" in lines[0]
+    assert stored_summary(db, cfg)["lm_count"] > 0
+
+
 def test_with_no_broker_there_the_run_ends_and_keeps_the_night(tmp_path, night_file):
     started = time.monotonic()
     r, db, cfg = run_with(tmp_path, night_file, {"host": "127.0.0.1", "port": free_port()})
