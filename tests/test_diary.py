@@ -139,3 +139,11 @@ def test_a_report_before_any_night_is_recorded_says_why(tmp_path):
     r = client.get("/report?from=2026-11-01&to=2026-11-30")
     assert r.status_code == 200 and "There are none in this range" in r.get_data(as_text=True)
     assert client.get("/report?from=2026-11-30&to=2026-11-01").status_code == 400
+
+
+def test_each_partner_sees_their_night_beside_their_own_usual(tmp_path):
+    cfg = web_config(tmp_path)
+    build_nights(tmp_path / "k.db", SHARES, cfg, sleepers=("Sam", "Alex")).close()
+    page = create_app(tmp_path / "k.db", cfg, testing=True).test_client().get("/").get_data(as_text=True)
+    for name in ("Sam", "Alex"):
+        assert re.search(rf"(Higher than|Lower than|About) {name}'s usual \(\d+\.\d/h over the 11 nights before\)", page)

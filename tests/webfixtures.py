@@ -67,10 +67,11 @@ def wait_for_http(url: str, tries: int = 100) -> bool:
     return False
 
 
-def build_nights(path, plmi_scale: list[float], cfg: Config | None = None) -> Store:
+def build_nights(path, plmi_scale: list[float], cfg: Config | None = None, sleepers=("",)) -> Store:
     """One night per evening up to yesterday, stored through the night book as the daemon stores
     them, from one simulated night analysed once: night k keeps its leg movements' share
-    plmi_scale[k] (from 0 to 1), so the nights' PLMI differ as real nights do."""
+    plmi_scale[k] (from 0 to 1), so the nights' PLMI differ as real nights do; for each of
+    `sleepers` ('' for the one sleeper of a bed), the same nights."""
     import copy
 
     from appliance.detection.analysis import analyze_signal
@@ -85,15 +86,16 @@ def build_nights(path, plmi_scale: list[float], cfg: Config | None = None) -> St
     store = Store(path)
     today = dt.date.today()
     n = len(plmi_scale)
+    lms = [m for m in res.movements if m.kind == "lm"]
+    changes = sorted([(a, "in") for a, _ in res.bed] + [(b, "out") for _, b in res.bed])
     for k, share in enumerate(plmi_scale):
         origin = dt.datetime.combine(today - dt.timedelta(days=n - k), dt.time(22, 30)).astimezone().timestamp()
-        book = NightBook(store, cfg, origin, rec.fs, 1)
-        lms = [m for m in res.movements if m.kind == "lm"]
         keep = set(id(m) for m in lms[:int(round(share * len(lms)))])
         moves = [m for m in res.movements if m.kind != "lm" or id(m) in keep]
-        changes = [(a, "in") for a, _ in res.bed] + [(b, "out") for _, b in res.bed]
-        book.handle(Events(movements=moves, bed_changes=sorted(changes)), rec.signal.shape[0] / rec.fs)
-        book.add_minutes(copy.deepcopy(minutes))
-        book.close()
+        for who in sleepers:
+            book = NightBook(store, cfg, origin, rec.fs, 1, who)
+            book.handle(Events(movements=moves, bed_changes=changes), rec.signal.shape[0] / rec.fs)
+            book.add_minutes(copy.deepcopy(minutes))
+            book.close()
         store.flush()
     return store

@@ -148,8 +148,9 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
     def couple_page(names: list[str], pair: list[dict | None], st, latest: bool):
         shown = [present_night(n, name) if n else None for name, n in zip(names, pair)]
         date = next(n["date"] for n in shown if n)
+        usual = [context_of(n)["usual"] if n else None for n in pair]
         return render_template("couple.html", pair=list(zip(names, shown)), names=names, date=date, st=st,
-                               latest=latest)
+                               latest=latest, usual=usual)
 
     @app.get("/")
     def home():
