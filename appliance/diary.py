@@ -19,6 +19,8 @@ import statistics
 from math import comb
 from dataclasses import dataclass, field
 
+from appliance.spread import spread
+
 FACTORS = (("caffeine", "caffeine after noon"), ("alcohol", "alcohol"), ("exercise", "exercise in the evening"),
            ("medicine", "a new medicine or dose"))
 FACTOR_KEYS = tuple(k for k, _ in FACTORS)
@@ -67,21 +69,15 @@ class Comparison:
     def enough(self) -> bool:
         return len(self.with_plmi) >= MIN_NIGHTS and len(self.without_plmi) >= MIN_NIGHTS
 
-    def side(self, values: list[float]) -> dict | None:
-        if not values:
-            return None
-        q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
-        return {"nights": len(values), "median": q[1], "low": q[0], "high": q[2]}
-
     def sentence(self) -> str:
-        w, wo = self.side(self.with_plmi), self.side(self.without_plmi)
+        w, wo = spread(self.with_plmi), spread(self.without_plmi)
         if not self.enough:
             return (f"Not enough nights yet: {len(self.with_plmi)} with {self.label} and {len(self.without_plmi)} "
                     f"without; {MIN_NIGHTS} of each are needed before they are compared.")
         way = "higher" if w["median"] > wo["median"] else "lower" if w["median"] < wo["median"] else "the same"
-        said = (f"On the {w['nights']} nights with {self.label} the PLMI was {way}: median {w['median']:.1f}/h "
+        said = (f"On the {w['n']} nights with {self.label} the PLMI was {way}: median {w['median']:.1f}/h "
                 f"(the middle half of them {w['low']:.1f}–{w['high']:.1f}), against {wo['median']:.1f}/h "
-                f"({wo['low']:.1f}–{wo['high']:.1f}) on the {wo['nights']} nights without.")
+                f"({wo['low']:.1f}–{wo['high']:.1f}) on the {wo['n']} nights without.")
         if self.chance is not None and self.chance <= UNUSUAL:
             return (said + f" Shuffling the same nights at random gives a difference this large "
                     f"{_how_often(self.chance)}: more than night-to-night variation alone would usually give.")

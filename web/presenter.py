@@ -10,6 +10,7 @@ import datetime as dt
 import statistics
 
 from appliance.detection.scoring import ELEVATED_PLMI
+from appliance.spread import spread
 from web import charts
 
 
@@ -169,15 +170,16 @@ def present_context(nights: list[dict], date: str) -> dict:
            "need": USUAL_MIN}
     if len(before) < USUAL_MIN or this is None:
         return out
-    q1, median, q3 = statistics.quantiles(before, n=4, method="inclusive")
+    usual = spread(before)
     value = this["plmi"]
     if value is None:
         word = None
-    elif value > q3:
+    elif value > usual["high"]:
         word = "higher than"
-    elif value < q1:
+    elif value < usual["low"]:
         word = "lower than"
     else:
         word = "about"
-    out["usual"] = {"word": word, "median": median, "low": q1, "high": q3, "nights": len(before)}
+    out["usual"] = {"word": word, "median": usual["median"], "low": usual["low"], "high": usual["high"],
+                    "nights": usual["n"]}
     return out

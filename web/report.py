@@ -15,6 +15,7 @@ import json
 import statistics
 
 from appliance.diary import FACTORS, Entry, compare
+from appliance.spread import spread
 from appliance.store import Store
 from web import charts
 
@@ -30,14 +31,6 @@ FIGURES = (   # (summary key, name, what it is, unit, decimals)
     ("rei", "Breathing pauses per hour", "in bed; breathing effort at the strip, not airflow", "/h", 1),
     ("heart_bpm", "Heart rate", "beats a minute, median of the still minutes", "/min", 0),
 )
-
-
-def spread(values: list[float]) -> dict | None:
-    """Median, the middle half (25th to 75th percentile), lowest and highest, and how many."""
-    if not values:
-        return None
-    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
-    return {"median": q[1], "low": q[0], "high": q[2], "min": min(values), "max": max(values), "n": len(values)}
 
 
 def build_report(store: Store | None, who: str, lo: str, hi: str) -> dict:
