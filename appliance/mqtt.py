@@ -40,6 +40,25 @@ class MqttSetupError(ValueError):
     """The [mqtt] settings cannot be used as they are (a password file that cannot be read)."""
 
 
+def logged_in_client(cfg: MqttConfig, client_id: str):
+    """A paho client with kickwatch's login and TLS as [mqtt] sets them, not yet connected (the
+    daemon's publisher and doctor's check log in the same way); MqttSetupError when a file it
+    needs cannot be used."""
+    import paho.mqtt.client as mqtt
+
+    password = read_password(cfg)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    if cfg.username:
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls:
+        try:
+            client.tls_set(ca_certs=cfg.ca_file or None)
+        except (OSError, ValueError) as e:      # ssl.SSLError is an OSError
+            raise MqttSetupError(f"mqtt.ca_file {cfg.ca_file} cannot be used ({e}): give the PEM file of "
+                                 "the authority that signed the broker's certificate") from None
+    return client
+
+
 def read_password(cfg: MqttConfig) -> str | None:
     """The password from `password_file` (its first line), None without one."""
     if not cfg.password_file:
@@ -82,18 +101,7 @@ class Publisher:
 
     def start(self) -> None:
         """Connect in the background; raises MqttSetupError when the settings cannot be used."""
-        import paho.mqtt.client as mqtt
-
-        password = read_password(self.cfg)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"kickwatch-{self.bed.node}")
-        if self.cfg.username:
-            client.username_pw_set(self.cfg.username, password)
-        if self.cfg.tls:
-            try:
-                client.tls_set(ca_certs=self.cfg.ca_file or None)
-            except (OSError, ValueError) as e:      # ssl.SSLError is an OSError
-                raise MqttSetupError(f"mqtt.ca_file {self.cfg.ca_file} cannot be used ({e}): give the PEM file of "
-                                     "the authority that signed the broker's certificate") from None
+        client = logged_in_client(self.cfg, f"kickwatch-{self.bed.node}")
         client.will_set(self.bed.availability, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(*RECONNECT_S)
         client.on_connect = self._on_connect
@@ -220,18 +228,11 @@ def _refusal(reason_code) -> tuple[str, str]:
 def try_connect(cfg: MqttConfig, timeout: float = 5.0) -> str | None:
     """Log in to the broker once, as the daemon would (`kickwatch doctor`): None when it took us,
     else what went wrong, in words."""
-    import paho.mqtt.client as mqtt
-
     try:
-        password = read_password(cfg)
+        client = logged_in_client(cfg, "kickwatch-doctor")
     except MqttSetupError as e:
         return str(e)
     answer: list = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kickwatch-doctor")
-    if cfg.username:
-        client.username_pw_set(cfg.username, password)
-    if cfg.tls:
-        client.tls_set(ca_certs=cfg.ca_file or None)
     client.on_connect = lambda c, u, f, reason_code, p: answer.append(reason_code)
     try:
         client.connect(cfg.host, cfg.port, keepalive=10)
