@@ -15,6 +15,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass
+from functools import cached_property
 
 from appliance import sensor_status
 from appliance.config import MqttConfig
@@ -68,8 +69,9 @@ class Bed:
     sleepers: tuple[str, ...]    # names; one sleeper's bed has one
     version: str = ""
 
-    @property
+    @cached_property
     def node(self) -> str:
+        """The bed's name in topics (worked out once: every state topic carries it)."""
         return slug(self.cfg.node_id or socket.gethostname())
 
     @property

@@ -413,7 +413,9 @@ def minutes_of(signal: np.ndarray, fs: float, channels: list[int]) -> list[Minut
 MOVEMENT_MARGIN_S = 2.0     # a movement disturbs the rhythms a little before and after it
 
 
-def _touched(a: float, b: float, movements) -> bool:
+def touched(a: float, b: float, movements) -> bool:
+    """Whether a movement (with MOVEMENT_MARGIN_S either side) reaches into [a, b): that stretch's
+    rhythms are not the body's at rest."""
     return any(m.onset_s - MOVEMENT_MARGIN_S < b and m.offset_s + MOVEMENT_MARGIN_S > a for m in movements)
 
 
@@ -425,7 +427,7 @@ def vitals_of(minutes: list[Minute], movements, bed: list[tuple[float, float]]) 
         a, b = m.t_s, m.t_s + MINUTE_S
         if not any(p <= a and b <= q for p, q in bed):
             continue
-        still = not _touched(a, b, movements)
+        still = not touched(a, b, movements)
         out.append({"t_s": a, "heart_bpm": m.heart_bpm if still else None,
                     "breaths_pm": m.breaths_pm if still else None})
     return out
