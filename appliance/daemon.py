@@ -371,7 +371,7 @@ def diary_entry(req: dict) -> Entry | None:
         dt.date.fromisoformat(date)
     except ValueError:
         return None
-    if entry_problem(date, [str(t) for t in ticked], note):
+    if entry_problem([str(t) for t in ticked], note):
         return None
     return Entry(date, who, set(ticked), note)
 

@@ -47,7 +47,7 @@ class Entry:
         return cls(row["date"], row.get("sleeper") or "", {k for k in FACTOR_KEYS if row.get(k)}, row.get("note") or "")
 
 
-def entry_problem(date: str, ticked: list[str], note: str) -> str | None:
+def entry_problem(ticked: list[str], note: str) -> str | None:
     """What is wrong with a diary entry as sent, in words (None: nothing)."""
     unknown = [t for t in ticked if t not in FACTOR_KEYS]
     if unknown:

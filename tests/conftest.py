@@ -41,6 +41,15 @@ def cached_night(hours: float, seed: int, profile: str):
     return simulate_night(hours, seed, profile)
 
 
+def night_on_disk(path: Path, hours: float, seed: int, profile: str) -> Path:
+    """A simulated night written as a recording file, as a household's would be replayed."""
+    from sensor.recording import write_recording
+
+    rec, _ = cached_night(hours, seed, profile)
+    write_recording(path, rec)
+    return path
+
+
 @pytest.fixture(scope="session")
 def real_dir() -> Path:
     if not REAL.exists():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sensor.recording import write_recording
-from tests.conftest import cached_night
+from tests.conftest import cached_night, night_on_disk
 
 KW = [sys.executable, "-m", "kickwatch"]
 
@@ -26,10 +26,7 @@ def kw(*args, env=None, **kw_):
 
 @pytest.fixture(scope="module")
 def night_file(tmp_path_factory):
-    rec, truth = cached_night(1.0, 21, "piezo12")
-    path = tmp_path_factory.mktemp("n") / "night.npz"
-    write_recording(path, rec)
-    return path
+    return night_on_disk(tmp_path_factory.mktemp("n") / "night.npz", 1.0, 21, "piezo12")
 
 
 def test_analyze_as_a_shared_bed_says_so_and_leaves_out_the_partners_sway(tmp_path):

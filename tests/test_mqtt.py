@@ -15,11 +15,10 @@ from appliance.daemon import Daemon
 from appliance.homeassistant import ENTITIES, Bed
 from appliance.mqtt import Publisher
 from appliance.store import State, Store
-from sensor.recording import write_recording
 from sensor.replay import ReplaySource
 from web.app import status_of
 from tests.broker import MOSQUITTO, Broker, Listener
-from tests.conftest import cached_night, free_port
+from tests.conftest import cached_night, free_port, night_on_disk
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto is installed by "
                                 "scripts/system-deps.sh test (make test)")
@@ -40,10 +39,7 @@ def broker(tmp_path):
 
 @pytest.fixture(scope="module")
 def night_file(tmp_path_factory):
-    rec, _ = cached_night(1.5, 5, "severe")
-    path = tmp_path_factory.mktemp("n") / "night.npz"
-    write_recording(path, rec)
-    return path
+    return night_on_disk(tmp_path_factory.mktemp("n") / "night.npz", 1.5, 5, "severe")
 
 
 def run_with(tmp_path, night_file, mqtt: dict, sleepers=("Sam",)):
@@ -108,9 +104,7 @@ def test_home_assistant_finds_the_bed_and_reads_last_night(tmp_path, broker, nig
 
 
 def test_two_sleepers_each_have_their_own_entities(tmp_path, broker):
-    rec, _ = cached_night(1.2, 3, "couple")
-    path = tmp_path / "couple.npz"
-    write_recording(path, rec)
+    path = night_on_disk(tmp_path / "couple.npz", 1.2, 3, "couple")
     r, db, cfg = run_with(tmp_path, path, {"host": "127.0.0.1", "port": broker.port, "node_id": "bedroom"},
                           sleepers=("Sam", "Alex"))
     assert r.returncode == 0, r.stderr
@@ -197,21 +191,17 @@ def test_a_wrong_password_is_one_clear_line_and_the_night_is_kept(tmp_path, nigh
         b.stop()
 
 
-def test_an_unreadable_password_file_is_one_line_and_the_night_is_recorded(tmp_path, night_file):
-    r, db, cfg = run_with(tmp_path, night_file, {"host": "127.0.0.1", "port": free_port(), "username": "kickwatch",
-                                                 "password_file": str(tmp_path / "nowhere")})
+@pytest.mark.parametrize("setting,words", [
+    ({"username": "kickwatch", "password_file": "nowhere"}, "mqtt.password_file {} cannot be read"),
+    ({"tls": True, "ca_file": "no-ca.pem"}, "mqtt.ca_file {} cannot be used"),
+])
+def test_a_file_that_cannot_be_read_is_one_line_and_the_night_is_recorded(tmp_path, night_file, setting, words):
+    missing = {k: str(tmp_path / v) if k.endswith("_file") else v for k, v in setting.items()}
+    r, db, cfg = run_with(tmp_path, night_file, {"host": "127.0.0.1", "port": free_port(), **missing})
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if "Home Assistant" in ln]
-    assert len(lines) == 1 and "mqtt.password_file" in lines[0] and "cannot be read" in lines[0]
-    assert stored_summary(db, cfg)["lm_count"] > 0
-
-
-def test_a_missing_certificate_authority_file_is_one_line_and_the_night_is_recorded(tmp_path, night_file):
-    r, db, cfg = run_with(tmp_path, night_file, {"host": "127.0.0.1", "port": free_port(), "tls": True,
-                                                 "ca_file": str(tmp_path / "no-ca.pem")})
-    assert r.returncode == 0, r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if "Home Assistant" in ln]
-    assert len(lines) == 1 and "mqtt.ca_file" in lines[0] and "cannot be used" in lines[0]
+    path = next(v for k, v in missing.items() if k.endswith("_file"))
+    assert len(lines) == 1 and words.format(path) in lines[0]
     assert stored_summary(db, cfg)["lm_count"] > 0
 
 

@@ -306,7 +306,7 @@ def create_app(db_path: str | os.PathLike, cfg: Config | None = None, *, testing
         ticked = request.form.getlist("ticked")
         note = request.form.get("note", "").strip()
         entry = Entry(date, who, set(ticked), note)
-        problem = entry_problem(date, ticked, note)
+        problem = entry_problem(ticked, note)
         if problem:
             return render_template("diary.html", entry=entry, error=problem[0].upper() + problem[1:] + ".", **page), 400
         if pin_needed:
