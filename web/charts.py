@@ -209,6 +209,14 @@ def rates(vitals: list[dict], key: str, start_s: float, end_s: float, origin_clo
     return _svg(h, body, label, cls)
 
 
+def intervals(counts: list[int], label: str) -> str:
+    """The intervals between leg movements, onset to onset, in 2 s bins from zero (one night's or many)."""
+    return bars(counts, [str(i * 2) for i in range(len(counts))], label, "imi", unit="intervals, by seconds between onsets")
+
+
+RESPONSE_CURVES = (("other", "other-kicks"), ("periodic", "periodic-kicks"))   # heart_response key, line class
+
+
 def response(t_s: list[int], curves: list[tuple[str, list]], label: str) -> str:
     """The heart rate around a kick: seconds from its onset left to right, one line per curve (its
     class and its per-second values, None where unknown), the onset marked."""
@@ -251,8 +259,8 @@ def strip(points: list[tuple[str, float | None]], current: str, reference: float
     vals = [v for _, v in points if v is not None]
     vmax = max([*vals, reference * 1.5, 1.0])
     slot = (right - left) / max(len(points), 1)
-    body = [f'<line class="reference" x1="{left}" x2="{right}" y1="{base - reference / vmax * (base - top):.1f}" '
-            f'y2="{base - reference / vmax * (base - top):.1f}"/>']
+    ref_y = base - reference / vmax * (base - top)
+    body = [f'<line class="reference" x1="{left}" x2="{right}" y1="{ref_y:.1f}" y2="{ref_y:.1f}"/>']
     for i, (d, v) in enumerate(points):
         x = left + i * slot + slot * 0.15
         w = slot * 0.7

@@ -58,8 +58,7 @@ def present_night(night: dict, name: str | None = None) -> dict:
         "busiest": busiest,
         "movement_count": len(moves),
         "timeline": charts.timeline(moves, night["series"], bed, start, end, origin_clock_s),
-        "imi_chart": charts.bars(imi, [str(i * 2) for i in range(len(imi))], "intervals between movements",
-                                 "imi", unit="intervals, by seconds between onsets"),
+        "imi_chart": charts.intervals(imi, "intervals between movements"),
         "hour_chart": charts.bars([c for _, c in hours], [h for h, _ in hours], "leg movements per hour",
                                   "per-hour", unit="leg movements, by hour in bed"),
         "plmi_gauge": _gauge(s["plmi"]),
@@ -88,7 +87,7 @@ def _heart_and_breathing(night: dict, start: float, end: float, origin_clock_s: 
         out["pauses"] = {"count": len(events), "rate": s.get("rei"), "respiratory": s.get("respiratory_count") or 0,
                          "plmi_with": s.get("plmi_with_respiratory"), "plm_with": s.get("plm_count_with_respiratory")}
     curve = night.get("heart_response") or {}
-    shown = [(cls, curve[key]) for key, cls in (("other", "other-kicks"), ("periodic", "periodic-kicks")) if curve.get(key)]
+    shown = [(cls, curve[key]) for key, cls in charts.RESPONSE_CURVES if curve.get(key)]
     if shown:
         out["response"] = {
             "chart": charts.response(curve["t_s"], [(cls, c["bpm"]) for cls, c in shown], "heart rate around a kick"),

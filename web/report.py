@@ -83,8 +83,7 @@ def _intervals(summaries: list[dict]) -> str | None:
     if not hists:
         return None
     counts = [sum(h[i] for h in hists if i < len(h)) for i in range(max(len(h) for h in hists))]
-    return charts.bars(counts, [str(i * 2) for i in range(len(counts))], "intervals between leg movements, all nights",
-                       "imi", unit="intervals, by seconds between onsets")
+    return charts.intervals(counts, "intervals between leg movements, all nights")
 
 
 def _response(rows: list[dict]) -> dict | None:
@@ -94,7 +93,7 @@ def _response(rows: list[dict]) -> dict | None:
         return None
     t_s = curves[0]["t_s"]
     shown, each = [], []
-    for key, cls in (("other", "other-kicks"), ("periodic", "periodic-kicks")):
+    for key, cls in charts.RESPONSE_CURVES:
         parts = [c[key] for c in curves if c.get(key) and c["t_s"] == t_s]
         kicks = sum(p["kicks"] for p in parts)
         if not kicks:
