@@ -9,7 +9,12 @@ The physics it rests on, and nothing of one mattress:
   bed or a shared frame), less. A share under one and a filter that never amplifies
   mean that a movement is always stronger on the mover's own strip than on the
   other, in the strips' own units, whatever the mattress: by 1/0.6 at the least.
-  So each movement belongs to the side whose strip carries more of its sustained
+  And the share that crosses is a linear filter that can be measured in the bed:
+  each side's detector reads its strip with the other strip's share taken off
+  (appliance.detection.crosstalk), so it sees its own sleeper alone -- no second
+  heart beating against its own, no partner's kick beside its own. A movement
+  found there while the other strip (its share taken off too) holds still is this
+  side's. Otherwise each movement belongs to the side whose strip carries more of its sustained
   activity, frame by frame over most of its duration and by WHOLE_LEAD over all of it
   (both strips of one kit read through matched front ends). When both move at once,
   each strip's detector finds activity on its strip, and each side keeps the stretch
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from appliance.detection.crosstalk import Crosstalk
 from appliance.detection.pipeline import BED_CHANGE_MARGIN_S, Events, StreamDetector, at_a_bed_change
 from appliance.detection.scoring import Movement, bed_periods, classify, in_any
 from appliance.detection.settings import DetectionConfig
@@ -209,6 +215,7 @@ class CoupleDetector:
         self.fs = float(fs)
         self.frame_s = self.sides[0].det.frame_s
         self.rhythm = OwnRhythm(self.fs)
+        self.crosstalk = Crosstalk(self.fs)    # each side's detector reads its strip less the other's share
         self._shares: list[tuple[float, float] | None] = []   # per window judged: both unpredicted shares
         self._decided = 0                   # windows whose own-rhythm verdict is final
         self._floors = np.full(2, np.inf)   # each strip's lowest unpredicted power so far (log10)
@@ -238,8 +245,9 @@ class CoupleDetector:
         samples = np.asarray(samples, dtype=np.float64)
         if samples.ndim != 2 or samples.shape[1] != 2:
             raise ValueError(f"two sleepers need two channels, got shape {samples.shape}")
+        own = self.crosstalk.feed(samples)
         for k, side in enumerate(self.sides):
-            self._take(side, side.det.feed(samples[:, k], gap_samples))
+            self._take(side, side.det.feed(own[:, k], gap_samples, raw=samples[:, k]))
         self.rhythm.feed(samples)
         return self._release()
 
@@ -300,6 +308,10 @@ class CoupleDetector:
         if n == 0:
             return None
         mine, theirs = mine[:n], theirs[:n]
+        other = self.sides[1 - k]
+        still = other.ratio[max(a - other.frames_start, 0):max(b - other.frames_start, 0)]
+        if len(still) and still.max() <= 1.0 + self.rules.onset_margin:
+            return m          # the other strip (the other's share taken off) holds still: nobody else moved
         if (mine >= theirs).mean() >= 0.5 and mine.mean() >= WHOLE_LEAD * theirs.mean():
             return m
         side = self.sides[k]

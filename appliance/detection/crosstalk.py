@@ -1,0 +1,186 @@
+"""Two strips, two sleepers: each strip less what the other sleeper's force brings to it.
+
+The physics: strip k carries its own sleeper's force whole, and the other's through
+the mattress: a linear, causal filter H (a share of 0.1-0.6, falling off above a
+corner anywhere from 5 to 40 Hz). So strip k = own_k + H * other, and the other's
+strip carries that same `other` force (plus a share of k's, H' * own_k). Strip k
+less H applied to the other strip is then own_k (1 - H H'): only its own sleeper,
+a little weaker -- no partner's heartbeat beating against its own (two hearts
+whose beats fall together made half-second bursts that looked like kicks), no
+partner's kick showing up beside its own, and on load cells none of the other's
+weight. Nothing here depends on one mattress: H is measured in each bed.
+
+H is measured where only the other sleeper moves: seconds in which the other
+strip carries far more than its resting power (MOVING times) and more than this
+strip (a movement is always stronger on the mover's own strip), fitted by least
+squares as a short filter (taps every 1/RATE s over TAPS_S). Seconds in which this
+strip's sleeper moved too do not fit: they are left out one refit at a time
+(their misfit is over RESIDUAL times this strip's resting power). The fit is done
+on both strips with mains hum nulled (boxcars of 1/50 and 1/60 s, the same on
+both, so the filter between them is unchanged), and applied to the raw strip.
+Until enough such seconds are known (MIN_SECONDS), nothing is taken off.
+
+The filter is refitted every REFIT_S of signal from the last KEEP_SECONDS such
+seconds, and a new one is faded in over FADE_S so that a change of filter is a
+slow slope (which the detector takes off as it does breathing's), never a step.
+Everything depends only on samples before each point and on refit times fixed in
+samples, so the answer is the same in any chunking.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+RATE = 50.0            # taps and the fit at about this many samples a second
+TAPS_S = 0.24          # the mattress's filter: this long (a 5 Hz corner has died away by then)
+BLOCK_S = 1.0          # the fit looks at one-second blocks
+MOVING = 20.0          # a block where the other strip carries this many times its resting power...
+RESIDUAL = 4.0         # ...fits unless the misfit is over this many times this strip's resting power
+REST_BLOCKS = 60       # resting power: the median block power over the last minute
+KEEP_SECONDS = 1200    # the fit uses at most this many of the latest such blocks
+MIN_SECONDS = 10       # and needs at least this many
+REFIT_S = 60.0
+FADE_S = 30.0
+ITERATIONS = 3
+
+
+class Crosstalk:
+    """Both strips' raw samples in; each strip less the other sleeper's share, sample for sample."""
+
+    def __init__(self, fs: float):
+        self.fs = float(fs)
+        self.step = max(1, int(round(fs / RATE)))
+        self.taps = int(round(TAPS_S * fs / self.step)) + 1
+        self.block = max(2, int(round(BLOCK_S * fs / self.step)))      # decimated samples per block
+        self.refit_every = self.block * self.step * int(round(REFIT_S / BLOCK_S))
+        self.fade = int(round(FADE_S * fs))
+        self.boxes = [k for k in (int(round(fs / 50.0)), int(round(fs / 60.0))) if k > 1]
+        self.lag = self.step * (self.taps - 1)
+        self.n = 0                                   # samples seen
+        self.ref: np.ndarray | None = None           # each strip's first sample: the filter acts on changes
+        self._hist = np.zeros((self.lag, 2))         # the last `lag` samples, less ref
+        self._hum_tail: np.ndarray | None = None     # the last samples the hum boxcars need
+        self._dec = np.zeros((0, 2))                 # hum-free samples at the fit's rate, not yet in a block
+        self.g = np.zeros((2, self.taps))            # g[k]: what strip 1-k brings to strip k, per tap
+        self._g_old = self.g.copy()
+        self._fade_from = -self.fade
+        self._power = np.zeros((0, 2))               # the last blocks' power, both strips
+        self._new = [False, False]                   # blocks kept for a fit since the last refit
+        self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest)
+        self._next_refit = self.refit_every
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        x = np.asarray(samples, dtype=np.float64)
+        if self.ref is None and len(x):
+            self.ref = x[0].copy()
+            self._hum_tail = np.repeat(x[:1], sum(k - 1 for k in self.boxes), axis=0)
+        out = np.empty_like(x)
+        i = 0
+        while i < len(x):
+            end = min(len(x), i + self._next_refit - self.n)
+            out[i:end] = self._apply(x[i:end])
+            self._learn(x[i:end])
+            self.n += end - i
+            if self.n == self._next_refit:
+                self._refit()
+                self._next_refit += self.refit_every
+            i = end
+        return out
+
+    # -- internals ---------------------------------------------------------
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        ext = np.concatenate([self._hist, x - self.ref])
+        m = len(x)
+        out = x.copy()
+        idx = self.n + np.arange(m)
+        w = np.clip((idx - self._fade_from) / self.fade, 0.0, 1.0)
+        for k in range(2):
+            new = self._predict(ext, 1 - k, self.g[k], m)
+            if w[0] < 1.0:
+                new = self._predict(ext, 1 - k, self._g_old[k], m) * (1.0 - w) + new * w
+            out[:, k] -= new
+        self._hist = ext[-self.lag:] if self.lag else ext[:0]
+        return out
+
+    def _predict(self, ext: np.ndarray, j: int, g: np.ndarray, m: int) -> np.ndarray:
+        pred = np.zeros(m)
+        for i, gi in enumerate(g):
+            if gi:
+                a = self.lag - i * self.step
+                pred += gi * ext[a:a + m, j]
+        return pred
+
+    def _learn(self, x: np.ndarray) -> None:
+        """Hum-free samples at the fit's rate; each complete block judged and, if it fits, kept."""
+        buf = np.concatenate([self._hum_tail, x])
+        y = buf
+        for k in self.boxes:             # each output from the same k samples in the same order: any chunking
+            n = len(y) - k + 1
+            y = sum(y[i:i + n] for i in range(k)) / k
+        keep = sum(k - 1 for k in self.boxes)
+        self._hum_tail = buf[len(buf) - keep:] if keep else buf[:0]
+        first = -self.n % self.step                  # samples at global multiples of `step`
+        self._dec = np.concatenate([self._dec, y[first::self.step]])
+        blocks = (len(self._dec) - (self.taps - 1)) // self.block
+        if blocks > 0:
+            self._judge(self._dec[:self.taps - 1 + blocks * self.block], blocks)
+            self._dec = self._dec[blocks * self.block:]
+
+    def _judge(self, d: np.ndarray, blocks: int) -> None:
+        """Each block's power on both strips, against each strip's resting power; a block where only
+        the other strip moved is kept for the fit (its sums, so a refit is cheap)."""
+        now = d[self.taps - 1:].reshape(blocks, self.block, 2)
+        power = now.var(axis=1)                                         # (blocks, 2)
+        history = np.concatenate([self._power, power])
+        self._power = history[-(REST_BLOCKS - 1):]
+        rest = _running_median(history, blocks, REST_BLOCKS)
+        for k in range(2):
+            j = 1 - k
+            for b in np.flatnonzero((power[:, j] > MOVING * rest[:, j]) & (power[:, k] < power[:, j])):
+                seg = d[b * self.block:b * self.block + self.taps - 1 + self.block]
+                cols = sliding_window_view(seg[:, j], self.taps)[:, ::-1]    # cols[m, i]: the other strip i taps back
+                cols = cols - cols.mean(axis=0)
+                y = now[b, :, k] - now[b, :, k].mean()
+                self._fits[k].append((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k])))
+                self._new[k] = True
+
+    def _refit(self) -> None:
+        w = np.clip((self.n - self._fade_from) / self.fade, 0.0, 1.0)
+        current = self._g_old * (1.0 - w) + self.g * w
+        changed = False
+        new = current.copy()
+        for k in range(2):
+            if not self._new[k] or len(self._fits[k]) < MIN_SECONDS:
+                continue
+            self._new[k] = False
+            grams, crosses, yy, rest = (np.array(v) for v in zip(*self._fits[k]))
+            keep = np.ones(len(yy), bool)
+            g = None
+            for _ in range(ITERATIONS):
+                if keep.sum() < MIN_SECONDS:
+                    break
+                gram = grams[keep].sum(axis=0)
+                gram += np.eye(self.taps) * 1e-9 * np.trace(gram)
+                g = np.linalg.solve(gram, crosses[keep].sum(axis=0))
+                misfit = (yy - 2 * crosses @ g + np.einsum("i,nij,j->n", g, grams, g)) / self.block
+                keep = misfit < RESIDUAL * rest
+            if g is not None and keep.sum() >= MIN_SECONDS:
+                new[k] = g
+                changed = True
+        if changed:
+            self._g_old, self.g, self._fade_from = current, new, self.n
+
+
+def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:
+    """Per row of the last `count` rows of `history`, the median of it and the width - 1 rows before
+    (fewer at the start of the stream)."""
+    start = len(history) - count
+    full = max(start, width - 1)
+    out = np.empty((count, history.shape[1]))
+    for i in range(start, min(full, len(history))):
+        out[i - start] = np.median(history[:i + 1], axis=0)
+    if full < len(history):
+        out[full - start:] = np.median(sliding_window_view(history[full - width + 1:], width, axis=0), axis=-1)
+    return out
