@@ -65,7 +65,7 @@ class Crosstalk:
         self._dec = np.zeros((0, 2))                 # hum-free samples at the fit's rate, not yet in a block
         self.g = np.zeros((2, self.taps))            # g[k]: what strip 1-k brings to strip k, per tap
         self._g_old = self.g.copy()
-        self._fade_from = -self.fade
+        self._fade_from = [-self.fade, -self.fade]   # per strip: the sample where its newest filter began to fade in
         self._power = np.zeros((0, 2))               # the last blocks' power, both strips
         self._new = [False, False]                   # blocks kept for a fit since the last refit
         self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest)
@@ -95,8 +95,8 @@ class Crosstalk:
         m = len(x)
         out = x.copy()
         idx = self.n + np.arange(m)
-        w = np.clip((idx - self._fade_from) / self.fade, 0.0, 1.0)
         for k in range(2):
+            w = np.clip((idx - self._fade_from[k]) / self.fade, 0.0, 1.0)
             new = self._predict(ext, 1 - k, self.g[k], m)
             if w[0] < 1.0:
                 new = self._predict(ext, 1 - k, self._g_old[k], m) * (1.0 - w) + new * w
@@ -147,10 +147,7 @@ class Crosstalk:
                 self._new[k] = True
 
     def _refit(self) -> None:
-        w = np.clip((self.n - self._fade_from) / self.fade, 0.0, 1.0)
-        current = self._g_old * (1.0 - w) + self.g * w
-        changed = False
-        new = current.copy()
+        """Each strip's filter from the blocks kept so far, faded in from the one in force now."""
         for k in range(2):
             if not self._new[k] or len(self._fits[k]) < MIN_SECONDS:
                 continue
@@ -167,10 +164,9 @@ class Crosstalk:
                 misfit = (yy - 2 * crosses @ g + np.einsum("i,nij,j->n", g, grams, g)) / self.block
                 keep = misfit < RESIDUAL * rest
             if g is not None and keep.sum() >= MIN_SECONDS:
-                new[k] = g
-                changed = True
-        if changed:
-            self._g_old, self.g, self._fade_from = current, new, self.n
+                w = min(max((self.n - self._fade_from[k]) / self.fade, 0.0), 1.0)
+                self._g_old[k] = self._g_old[k] * (1.0 - w) + self.g[k] * w
+                self.g[k], self._fade_from[k] = g, self.n
 
 
 def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:

@@ -67,6 +67,7 @@ KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
 CHANGE_AFTER_S = 60.0     # this long before the window where it shows to this long after
 SETTLE_S = 120.0          # a tracker's change is judged by the rhythm this long after it
+MIN_HOLD_S = 240.0        # a rhythm verdict counts once it has held this long (a trip out of bed lasts longer)
 
 
 def heart_band(x: np.ndarray, fs: float) -> np.ndarray:
@@ -393,8 +394,8 @@ class CoupleDetector:
         side = self.sides[k]
         after = lambda changes: changes[bisect.bisect_right(changes, side.own_done, key=lambda c: c[0]):]
         events = [(t, "tracker", new) for t, new in after(side.tracker_changes)]
-        events += [(t, "rhythm", new) for t, new in after(self._verdicts)]
-        last = until if self._final else until - WINDOW_S - SETTLE_S
+        events += [(t, "rhythm", new) for t, new in self._lasting(after(self._verdicts))]
+        last = until if self._final else until - WINDOW_S - max(SETTLE_S, MIN_HOLD_S)
         for t, what, new in sorted(events, key=lambda e: (e[0], e[1] == "rhythm")):
             if t > last:
                 break
@@ -419,6 +420,17 @@ class CoupleDetector:
             if near:
                 side.own.append((near[0].onset_s if state == "in" else near[-1].offset_s, state))
                 side.own_state = state
+
+    def _lasting(self, verdicts: list[tuple[float, str]]) -> list[tuple[float, str]]:
+        """The verdicts that held at least MIN_HOLD_S (or still hold): a blip of a window or two, where a
+        sleeper lying lightly let the other's heart seem the only one, moves nobody out of bed."""
+        every = self._verdicts
+        out = []
+        for t, new in verdicts:
+            i = bisect.bisect_right(every, t, key=lambda c: c[0])
+            if i >= len(every) or every[i][0] - t >= MIN_HOLD_S:
+                out.append((t, new))
+        return out
 
     def _decided_until_s(self) -> float:
         if self._final:
@@ -445,7 +457,7 @@ class CoupleDetector:
         self._decide_windows()
         until = self._decided_until_s()
         # a change may still be placed up to CHANGE_BEFORE_S before an event not yet followed
-        settled = until if self._final else until - WINDOW_S - SETTLE_S - CHANGE_BEFORE_S - BED_CHANGE_MARGIN_S
+        settled = until if self._final else until - WINDOW_S - max(SETTLE_S, MIN_HOLD_S) - CHANGE_BEFORE_S - BED_CHANGE_MARGIN_S
         out = [Events(), Events()]
         for k, side in enumerate(self.sides):
             bed = self._bed(k, until)
