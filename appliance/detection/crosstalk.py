@@ -17,7 +17,12 @@ squares as a short filter (taps every 1/RATE s over TAPS_S). Seconds in which th
 strip's sleeper moved too do not fit: they are left out one refit at a time
 (their misfit is over RESIDUAL times this strip's resting power). The fit is done
 on both strips with mains hum nulled (boxcars of 1/50 and 1/60 s, the same on
-both, so the filter between them is unchanged), and applied to the raw strip.
+both, so the filter between them is unchanged), and applied to the raw strip less
+its slow level (a line through its last two one-second means): what is taken off
+is the other's heartbeat, breath and movement, never a level. A level taken off
+would shift whenever the filter changed, and a load cell's tracker reads a shift
+of level as someone getting in or out; the weight the other puts on this strip
+stays, and who is in bed is settled from both strips' rhythms (sleepers.py).
 Until enough such seconds are known (MIN_SECONDS), nothing is taken off.
 
 The filter is refitted every REFIT_S of signal from the last KEEP_SECONDS such
@@ -41,6 +46,7 @@ RESIDUAL = 4.0         # ...fits unless the misfit is over this many times this 
 REST_BLOCKS = 60       # resting power: the median block power over the last minute
 KEEP_SECONDS = 1200    # the fit uses at most this many of the latest such blocks
 MIN_SECONDS = 10       # and needs at least this many
+SURE_SECONDS = 120     # a fit on this many is sure enough to judge a movement by (measured())
 REFIT_S = 60.0
 FADE_S = 30.0
 ITERATIONS = 3
@@ -59,8 +65,10 @@ class Crosstalk:
         self.boxes = [k for k in (int(round(fs / 50.0)), int(round(fs / 60.0))) if k > 1]
         self.lag = self.step * (self.taps - 1)
         self.n = 0                                   # samples seen
-        self.ref: np.ndarray | None = None           # each strip's first sample: the filter acts on changes
-        self._hist = np.zeros((self.lag, 2))         # the last `lag` samples, less ref
+        self.raw_block = self.block * self.step      # samples per block
+        self._means: np.ndarray | None = None        # both strips' means over the last two whole blocks
+        self._block_part = np.zeros((0, 2))          # the current block's samples so far
+        self._hist = np.zeros((self.lag, 2))         # the last `lag` samples, less their slow level
         self._hum_tail: np.ndarray | None = None     # the last samples the hum boxcars need
         self._dec = np.zeros((0, 2))                 # hum-free samples at the fit's rate, not yet in a block
         self.g = np.zeros((2, self.taps))            # g[k]: what strip 1-k brings to strip k, per tap
@@ -70,11 +78,12 @@ class Crosstalk:
         self._new = [False, False]                   # blocks kept for a fit since the last refit
         self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest)
         self._next_refit = self.refit_every
+        self.fitted_on = [0, 0]                      # per strip: how many blocks its filter was fitted on
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
-        if self.ref is None and len(x):
-            self.ref = x[0].copy()
+        if self._means is None and len(x):
+            self._means = np.repeat(x[:1], 2, axis=0)
             self._hum_tail = np.repeat(x[:1], sum(k - 1 for k in self.boxes), axis=0)
         out = np.empty_like(x)
         i = 0
@@ -89,9 +98,31 @@ class Crosstalk:
             i = end
         return out
 
+    def measured(self, k: int) -> bool:
+        """Strip k's share of the other is taken off by a filter fitted on at least SURE_SECONDS of the
+        other's movement (a young fit leaves more of it behind)."""
+        return self.fitted_on[k] >= SURE_SECONDS
+
     # -- internals ---------------------------------------------------------
+    def _slow(self, x: np.ndarray) -> np.ndarray:
+        """Each sample's slow level: the last two whole blocks' means, the line between them drawn on over
+        the current block (causal, and smooth enough to pass nothing of a heartbeat or a kick)."""
+        out = np.empty_like(x)
+        i, at = 0, self.n % self.raw_block
+        while i < len(x):
+            end = min(len(x), i + self.raw_block - at)
+            older, last = self._means
+            out[i:end] = older + np.outer((at + np.arange(end - i)) / self.raw_block, last - older)
+            self._block_part = np.concatenate([self._block_part, x[i:end]])
+            at += end - i
+            if at == self.raw_block:        # the mean of the same samples in the same order: any chunking
+                self._means = np.stack([last, self._block_part.mean(axis=0)])
+                self._block_part, at = self._block_part[:0], 0
+            i = end
+        return out
+
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        ext = np.concatenate([self._hist, x - self.ref])
+        ext = np.concatenate([self._hist, x - self._slow(x)])
         m = len(x)
         out = x.copy()
         idx = self.n + np.arange(m)
@@ -167,6 +198,7 @@ class Crosstalk:
                 w = min(max((self.n - self._fade_from[k]) / self.fade, 0.0), 1.0)
                 self._g_old[k] = self._g_old[k] * (1.0 - w) + self.g[k] * w
                 self.g[k], self._fade_from[k] = g, self.n
+                self.fitted_on[k] = int(keep.sum())
 
 
 def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:

@@ -62,6 +62,7 @@ SMOOTH = 2                # a window's verdict: the median of it and this many v
 MIN_STILL_S = 10.0        # a window is judged on at least this much still signal
 STILL_PAD_S = 0.5         # and not this close to a movement on either strip
 WHOLE_LEAD = 1.2          # a movement is a side's if its strip carries this much more of it than the other
+UNMIXED_LEAD = 0.5          # once the other's share is taken off, a lead this big is enough (tuned: 1.0 and 0.5)
 PART_LEAD = 1.5           # a stretch of a mixed one is, where its strip carries this much more (crosstalk <= 0.6)
 KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
@@ -313,12 +314,15 @@ class CoupleDetector:
         still = other.ratio[max(a - other.frames_start, 0):max(b - other.frames_start, 0)]
         if len(still) and still.max() <= 1.0 + self.rules.onset_margin:
             return m          # the other strip (the other's share taken off) holds still: nobody else moved
-        if (mine >= theirs).mean() >= 0.5 and mine.mean() >= WHOLE_LEAD * theirs.mean():
+        # with the other's share taken off, what is left of their movement on this strip is a small
+        # part of it: a lead that much lower is enough
+        lead = UNMIXED_LEAD if self.crosstalk.measured(k) else 1.0
+        if (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
             return m
         side = self.sides[k]
         ratio = side.ratio[max(a - side.frames_start, 0):max(b - side.frames_start, 0)][:n]
         best, run_start, longest = None, None, 0
-        for i, lead in enumerate(np.append(mine >= PART_LEAD * theirs, False)):
+        for i, lead in enumerate(np.append(mine >= lead * PART_LEAD * theirs, False)):
             if lead and run_start is None:
                 run_start = i
             elif not lead and run_start is not None:
@@ -408,6 +412,8 @@ class CoupleDetector:
             else:
                 verdict = new
             want = side.tracker_in if verdict in (None, "2") else verdict == str(k)
+            if what == "rhythm" and verdict == "2" and want and self._other_left(k, t):
+                want = False     # the one body on the other strip got up: nobody is left, not two
             state = "in" if want else "out"
             if state == side.own_state:
                 continue
@@ -420,6 +426,17 @@ class CoupleDetector:
             if near:
                 side.own.append((near[0].onset_s if state == "in" else near[-1].offset_s, state))
                 side.own_state = state
+
+    def _other_left(self, k: int, t: float) -> bool:
+        """At a rhythm verdict of "two or none" at time t that follows "one body, on the other strip":
+        the other side's own tracker saw its sleeper get up (so none, not two: this side's tracker
+        reads the strip with the other's share taken off, and an empty side's may never have changed)."""
+        before = _verdict_at(self._verdicts, t - 1e-6)
+        if before != str(1 - k):
+            return False
+        other = self.sides[1 - k].tracker_changes
+        state = [new for when, new in other if when <= t + SETTLE_S]
+        return bool(state) and state[-1] == "out"
 
     def _lasting(self, verdicts: list[tuple[float, str]]) -> list[tuple[float, str]]:
         """The verdicts that held at least MIN_HOLD_S (or still hold): a blip of a window or two, where a
