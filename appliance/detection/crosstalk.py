@@ -76,9 +76,12 @@ class Crosstalk:
         self._fade_from = [-self.fade, -self.fade]   # per strip: the sample where its newest filter began to fade in
         self._power = np.zeros((0, 2))               # the last blocks' power, both strips
         self._new = [False, False]                   # blocks kept for a fit since the last refit
-        self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest)
+        self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest, other's power)
         self._next_refit = self.refit_every
         self.fitted_on = [0, 0]                      # per strip: how many blocks its filter was fitted on
+        # per strip: what is left of the other's movement once taken off, as a share of its size on their
+        # own strip (the median over the fitted blocks; this strip's own rest is in it too, so it errs high)
+        self.left = [1.0, 1.0]
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
@@ -174,7 +177,8 @@ class Crosstalk:
                 cols = sliding_window_view(seg[:, j], self.taps)[:, ::-1]    # cols[m, i]: the other strip i taps back
                 cols = cols - cols.mean(axis=0)
                 y = now[b, :, k] - now[b, :, k].mean()
-                self._fits[k].append((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k])))
+                self._fits[k].append((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k]),
+                                      float(power[b, j])))
                 self._new[k] = True
 
     def _refit(self) -> None:
@@ -183,7 +187,7 @@ class Crosstalk:
             if not self._new[k] or len(self._fits[k]) < MIN_SECONDS:
                 continue
             self._new[k] = False
-            grams, crosses, yy, rest = (np.array(v) for v in zip(*self._fits[k]))
+            grams, crosses, yy, rest, theirs = (np.array(v) for v in zip(*self._fits[k]))
             keep = np.ones(len(yy), bool)
             g = None
             for _ in range(ITERATIONS):
@@ -199,6 +203,7 @@ class Crosstalk:
                 self._g_old[k] = self._g_old[k] * (1.0 - w) + self.g[k] * w
                 self.g[k], self._fade_from[k] = g, self.n
                 self.fitted_on[k] = int(keep.sum())
+                self.left[k] = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
 
 
 def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:

@@ -14,11 +14,16 @@ The physics it rests on, and nothing of one mattress:
   (appliance.detection.crosstalk), so it sees its own sleeper alone -- no second
   heart beating against its own, no partner's kick beside its own. A movement
   found there while the other strip (its share taken off too) holds still is this
-  side's. Otherwise each movement belongs to the side whose strip carries more of its sustained
-  activity, frame by frame over most of its duration and by WHOLE_LEAD over all of it
-  (both strips of one kit read through matched front ends). When both move at once,
-  each strip's detector finds activity on its strip, and each side keeps the stretch
-  where its own strip leads by PART_LEAD, more than crosstalk can bring.
+  side's. Otherwise each movement belongs to the side whose strip carries more of
+  its sustained activity, frame by frame over most of its duration and by
+  WHOLE_LEAD over all of it (both strips of one kit read through matched front
+  ends). When both move at once, each strip's detector finds activity on its strip,
+  and each side keeps the stretch where its own strip leads by PART_LEAD, more than
+  crosstalk can bring. Once the filter is sure (fitted on two minutes of the other's
+  movement), what is left of the other's movement on this strip is measured too
+  (a few percent of its size), and the leads shrink to LEFT_MARGIN times that: a
+  sleeper whose strip reads them weakly still keeps a kick made while the other
+  kicked.
 - Through the mattress an empty side also carries the other's heartbeat, breath and
   (on load cells) part of their weight, so on its own it can look faintly
   occupied. But what crosses the mattress is the other's force through a linear
@@ -31,9 +36,13 @@ The physics it rests on, and nothing of one mattress:
   and the mattress passes much; a strip's unpredicted power far over its own floor
   (its electrical noise) is a body too. Five windows' median decides (a stray window
   does not). Where the test says one body, that settles who is in bed; where it says
-  two or none, each strip's own tracker (appliance.detection.occupancy) does. And a
-  change of who is in bed is placed at a movement of that side's sleeper: nobody
-  gets into or out of bed without moving.
+  two or none, each strip's own tracker (appliance.detection.occupancy) does -- but
+  "two or none" right after "one body, on the other strip" is none when the other's
+  tracker saw them get up. A verdict moves anybody only once it has held
+  MIN_HOLD_S (a trip out of bed lasts longer; a sleeper lying lightly can let the
+  other's heart seem the only one for a window or two). And a change of who is in
+  bed is placed at a movement of that side's sleeper: nobody gets into or out of
+  bed without moving.
 
 The band for that test is the heartbeat's, at 50 samples a second: two boxcars of
 1/50 s and 1/60 s null mains hum, a difference cuts the static load, and the mean
@@ -62,7 +71,7 @@ SMOOTH = 2                # a window's verdict: the median of it and this many v
 MIN_STILL_S = 10.0        # a window is judged on at least this much still signal
 STILL_PAD_S = 0.5         # and not this close to a movement on either strip
 WHOLE_LEAD = 1.2          # a movement is a side's if its strip carries this much more of it than the other
-UNMIXED_LEAD = 0.5          # once the other's share is taken off, a lead this big is enough (tuned: 1.0 and 0.5)
+LEFT_MARGIN = 3.0         # once the other's share is taken off, a lead of this many times what is left of it
 PART_LEAD = 1.5           # a stretch of a mixed one is, where its strip carries this much more (crosstalk <= 0.6)
 KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
@@ -314,9 +323,9 @@ class CoupleDetector:
         still = other.ratio[max(a - other.frames_start, 0):max(b - other.frames_start, 0)]
         if len(still) and still.max() <= 1.0 + self.rules.onset_margin:
             return m          # the other strip (the other's share taken off) holds still: nobody else moved
-        # with the other's share taken off, what is left of their movement on this strip is a small
-        # part of it: a lead that much lower is enough
-        lead = UNMIXED_LEAD if self.crosstalk.measured(k) else 1.0
+        # with the other's share taken off, what is left of their movement on this strip is a small part
+        # of it, measured (Crosstalk.left): a lead a few times that is enough (margins tuned on TUNING nights)
+        lead = min(1.0, LEFT_MARGIN * self.crosstalk.left[k]) if self.crosstalk.measured(k) else 1.0
         if (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
             return m
         side = self.sides[k]
