@@ -110,19 +110,16 @@ class Crosstalk:
     def _slow(self, x: np.ndarray) -> np.ndarray:
         """Each sample's slow level: the last two whole blocks' means, the line between them drawn on over
         the current block (causal, and smooth enough to pass nothing of a heartbeat or a kick)."""
-        out = np.empty_like(x)
-        i, at = 0, self.n % self.raw_block
-        while i < len(x):
-            end = min(len(x), i + self.raw_block - at)
-            older, last = self._means
-            out[i:end] = older + np.outer((at + np.arange(end - i)) / self.raw_block, last - older)
-            self._block_part = np.concatenate([self._block_part, x[i:end]])
-            at += end - i
-            if at == self.raw_block:        # the mean of the same samples in the same order: any chunking
-                self._means = np.stack([last, self._block_part.mean(axis=0)])
-                self._block_part, at = self._block_part[:0], 0
-            i = end
-        return out
+        size, at = self.raw_block, self.n % self.raw_block
+        part = np.concatenate([self._block_part, x])        # from the current block's first sample
+        whole = len(part) // size
+        means = part[:whole * size].reshape(whole, size, 2).mean(axis=1)   # every block's mean the same way
+        line = np.concatenate([self._means, means])          # the means a block's samples draw on
+        pos = at + np.arange(len(x))
+        block, frac = pos // size, (pos % size / size)[:, None]
+        self._means = line[-2:]
+        self._block_part = part[whole * size:]
+        return line[block] + (line[block + 1] - line[block]) * frac
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
         ext = np.concatenate([self._hist, x - self._slow(x)])
