@@ -7,8 +7,8 @@ strip carries that same `other` force (plus a share of k's, H' * own_k). Strip k
 less H applied to the other strip is then own_k (1 - H H'): only its own sleeper,
 a little weaker -- no partner's heartbeat beating against its own (two hearts
 whose beats fall together made half-second bursts that looked like kicks), no
-partner's kick showing up beside its own, and on load cells none of the other's
-weight. Nothing here depends on one mattress: H is measured in each bed.
+partner's kick showing up beside its own. Nothing here depends on one mattress:
+H is measured in each bed.
 
 H is measured where only the other sleeper moves: seconds in which the other
 strip carries far more than its resting power (MOVING times) and more than this
@@ -19,7 +19,8 @@ strip's sleeper moved too do not fit: they are left out one refit at a time
 on both strips with mains hum nulled (boxcars of 1/50 and 1/60 s, the same on
 both, so the filter between them is unchanged), and applied to the raw strip less
 its slow level (a line through its last two one-second means): what is taken off
-is the other's heartbeat, breath and movement, never a level. A level taken off
+is the other's heartbeat and movement (and the faster part of their breath),
+never a level. A level taken off
 would shift whenever the filter changed, and a load cell's tracker reads a shift
 of level as someone getting in or out; the weight the other puts on this strip
 stays, and who is in bed is settled from both strips' rhythms (sleepers.py).

@@ -331,10 +331,10 @@ class CoupleDetector:
         side = self.sides[k]
         ratio = side.ratio[max(a - side.frames_start, 0):max(b - side.frames_start, 0)][:n]
         best, run_start, longest = None, None, 0
-        for i, lead in enumerate(np.append(mine >= lead * PART_LEAD * theirs, False)):
-            if lead and run_start is None:
+        for i, ahead in enumerate(np.append(mine >= lead * PART_LEAD * theirs, False)):
+            if ahead and run_start is None:
                 run_start = i
-            elif not lead and run_start is not None:
+            elif not ahead and run_start is not None:
                 if i - run_start > longest:
                     best, longest = (run_start, i), i - run_start
                 run_start = None
