@@ -72,3 +72,22 @@ def test_any_chunking_gives_the_same_samples(bed):
     ct = Crosstalk(FS)
     chunked = np.concatenate([ct.feed(p) for p in pieces])
     assert np.array_equal(whole, chunked)
+
+
+def test_an_unplugged_strip_stays_flat_for_its_health_while_the_other_strip_is_taken_off_it():
+    """The strip's health reads the ADC's own readings: a strip less the other's share is never flat."""
+    from appliance.detection.sleepers import CoupleDetector
+    from sensor.simulator import simulate_couple
+
+    rec, _ = simulate_couple(1.0, 3, "couple", coupling=0.5, corner_hz=20.0)
+    x = rec.signal.copy()
+    cut = int(40 * 60 * rec.fs)
+    x[cut:, 1] = x[cut, 1]                  # strip 1 unplugged for the last 20 minutes
+    det = CoupleDetector(rec.fs)
+    for i in range(0, len(x), 2500):
+        det.feed(x[i:i + 2500])
+    det.finish()
+    assert np.any(det.crosstalk.g[1])       # strip 0's share was being taken off strip 1
+    health = det.sides[1].det.health
+    assert health.flat_now and health.flat_ticks >= 19 * 60
+    assert det.sides[0].det.health.flat_ticks == 0

@@ -193,6 +193,8 @@ class ChannelDetector:
         self._chunk_n = int(CHUNK_S * self.fs)
         self._piece_n = int(BIG_PIECE_S * self.fs)
         self._tail = np.empty(0)
+        self._raw_pending: list[np.ndarray] = []   # the ADC's own readings, where x was worked on first
+        self._raw_tail = np.empty(0)
         self._diff = _Window(1, 0, _diff)
         self._rms = _Window(ENV_HALF, ENV_HALF, _rms)
         self._med = _Window(1, 1, _median3)
@@ -240,21 +242,31 @@ class ChannelDetector:
         self.ratio_frames: list[np.ndarray] = []
 
     # -- input -----------------------------------------------------------
-    def feed(self, x: np.ndarray) -> None:
-        """Take samples of this channel; work happens in chunks of ~10 s."""
+    def feed(self, x: np.ndarray, raw: np.ndarray | None = None) -> None:
+        """Take samples of this channel; work happens in chunks of ~10 s.
+
+        `raw`: the ADC's own readings, where `x` is them worked on first (another sleeper's share
+        taken off): a flat stretch and the ADC's step are facts about the readings.
+        """
         self._pending.append(np.asarray(x, dtype=np.float64))
+        if raw is not None:
+            self._raw_pending.append(np.asarray(raw, dtype=np.float64))
         self._pending_n += len(x)
         if self._pending_n >= self._chunk_n:
-            x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-            self._pending, self._pending_n = [], 0
+            x, raw = self._take_pending()
             for i in range(0, len(x), self._piece_n):   # a whole night at once: in pieces
-                self._process(x[i:i + self._piece_n])
+                self._process(x[i:i + self._piece_n], None if raw is None else raw[i:i + self._piece_n])
+
+    def _take_pending(self) -> tuple[np.ndarray, np.ndarray | None]:
+        x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        raw = np.concatenate(self._raw_pending) if self._raw_pending else None
+        self._pending, self._raw_pending, self._pending_n = [], [], 0
+        return x, raw
 
     def finish(self) -> None:
         """Process what is buffered and close any open movement at the end of the stream."""
         if self._pending:
-            self._process(np.concatenate(self._pending))
-            self._pending, self._pending_n = [], 0
+            self._process(*self._take_pending())
         if self._fast is not None:
             self._fast_buf = np.concatenate([self._fast_buf, self._fast.flush()])
         act = np.abs(self._slope.flush())
@@ -276,15 +288,19 @@ class ChannelDetector:
         return self._frame_no * self.frame_s
 
     # -- the chain -------------------------------------------------------
-    def _process(self, x: np.ndarray) -> None:
+    def _process(self, x: np.ndarray, raw: np.ndarray | None) -> None:
         if self._fast is not None:
             self._fast_buf = np.concatenate([self._fast_buf, self._fast.push(x)])
         x = np.concatenate([self._tail, x])
         nf = len(x) // self.h
         self._tail = x[nf * self.h:]
+        if raw is not None:
+            raw = np.concatenate([self._raw_tail, raw])
+            self._raw_tail = raw[nf * self.h:]
         if nf == 0:
             return
         frames = x[:nf * self.h].reshape(nf, self.h)
+        readings = frames if raw is None else raw[:nf * self.h].reshape(nf, self.h)
         hi = frames.max(axis=1)
         lo = frames.min(axis=1)
         if self.h >= 5:
@@ -296,8 +312,9 @@ class ChannelDetector:
             self._diff.buf[:] = values[0]
             self._first_values = False
         self._values = np.concatenate([self._values, values])
-        self._flat = np.concatenate([self._flat, hi == lo])
-        self._steps = np.concatenate([self._steps, self._running_step(frames)])
+        flat = hi == lo if readings is frames else readings.max(axis=1) == readings.min(axis=1)
+        self._flat = np.concatenate([self._flat, flat])
+        self._steps = np.concatenate([self._steps, self._running_step(readings)])
         d = self._diff.push(values)
         act = self._keep_activity(d)
         self._take_envelope(self._med.push(self._rms.push(act * act)))

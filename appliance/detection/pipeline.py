@@ -105,22 +105,23 @@ class StreamDetector:
 
     def feed(self, samples: np.ndarray, gap_samples: int = 0, raw: np.ndarray | None = None) -> Events:
         """`raw`: the strip's own samples, where `samples` were worked on first (another sleeper's share
-        taken off): clipping is a fact about the ADC's own readings."""
+        taken off): clipping, a flat stretch and the ADC's step are facts about the ADC's own readings."""
         samples = np.asarray(samples, dtype=np.float64)
         if samples.ndim == 1:
             samples = samples[:, None]
-        raw = samples if raw is None else np.asarray(raw, dtype=np.float64).reshape(samples.shape)
+        raw = None if raw is None else np.asarray(raw, dtype=np.float64).reshape(samples.shape)
+        readings = samples if raw is None else raw
         if samples.shape[1] != self.n_channels:
             raise ValueError(f"expected {self.n_channels} channels, got {samples.shape[1]}")
         self.health.samples += samples.shape[0]
         self.health.gap_samples += gap_samples
         if self.rails is not None:
             lo, hi = self.rails
-            self.health.clipped_samples += int(np.count_nonzero((raw <= lo) | (raw >= hi)))
+            self.health.clipped_samples += int(np.count_nonzero((readings <= lo) | (readings >= hi)))
         else:
-            self.health.clipped_samples += self._clips.count(raw)
+            self.health.clipped_samples += self._clips.count(readings)
         for c, det in enumerate(self.chans):
-            det.feed(samples[:, c])
+            det.feed(samples[:, c], None if raw is None else raw[:, c])
         return self._collect(final=False)
 
     def finish(self) -> Events:
