@@ -38,7 +38,9 @@ The physics it rests on, and nothing of one mattress:
   does not). Where the test says one body, that settles who is in bed; where it says
   two or none, each strip's own tracker (appliance.detection.occupancy) does -- but
   "two or none" right after "one body, on the other strip" is none when the other's
-  tracker saw them get up. A verdict moves anybody only once it has held
+  tracker saw them get up; and when the other's tracker sees them back while the
+  verdict still says "two or none", it is two (this side came back first: none
+  to two is no change of verdict). A verdict moves anybody only once it has held
   MIN_HOLD_S (a trip out of bed lasts longer; a sleeper lying lightly can let the
   other's heart seem the only one for a window or two). And a change of who is in
   bed is placed at a movement of that side's sleeper: nobody gets into or out of
@@ -408,11 +410,18 @@ class CoupleDetector:
         after = lambda changes: changes[bisect.bisect_right(changes, side.own_done, key=lambda c: c[0]):]
         events = [(t, "tracker", new) for t, new in after(side.tracker_changes)]
         events += [(t, "rhythm", new) for t, new in self._lasting(after(self._verdicts))]
+        events += [(t, "partner", new) for t, new in after(self.sides[1 - k].tracker_changes) if new == "in"]
         last = until if self._final else until - WINDOW_S - max(SETTLE_S, MIN_HOLD_S)
         for t, what, new in sorted(events, key=lambda e: (e[0], e[1] == "rhythm")):
             if t > last:
                 break
             side.own_done = t
+            if what == "partner":
+                # the other got back in while the rhythm said "two or none" throughout: if it still says so,
+                # it is two now, and this side came back first (none -> two shows no change of verdict)
+                if side.own_state == "out" and side.tracker_in and _verdict_at(self._verdicts, t + SETTLE_S) == "2":
+                    self._place(side, t, "in")
+                continue
             if what == "tracker":
                 side.tracker_in = new == "in"
                 # the rhythm as it settles after the tracker's change: the window it starts in still
@@ -430,11 +439,16 @@ class CoupleDetector:
                 side.own.append((t, state))
                 side.own_state = state
                 continue
-            near = [m for m in side.moves if t - CHANGE_BEFORE_S <= m.onset_s and m.offset_s <= t + CHANGE_AFTER_S
-                    and m.onset_s > (side.own[-1][0] if side.own else -1.0)]
-            if near:
-                side.own.append((near[0].onset_s if state == "in" else near[-1].offset_s, state))
-                side.own_state = state
+            self._place(side, t, state)
+
+    @staticmethod
+    def _place(side: _Side, t: float, state: str) -> None:
+        """A change the rhythm brings, at a movement of this side's sleeper near t (none near: no change)."""
+        near = [m for m in side.moves if t - CHANGE_BEFORE_S <= m.onset_s and m.offset_s <= t + CHANGE_AFTER_S
+                and m.onset_s > (side.own[-1][0] if side.own else -1.0)]
+        if near:
+            side.own.append((near[0].onset_s if state == "in" else near[-1].offset_s, state))
+            side.own_state = state
 
     def _other_left(self, k: int, t: float) -> bool:
         """At a rhythm verdict of "two or none" at time t that follows "one body, on the other strip":
