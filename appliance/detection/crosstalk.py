@@ -61,12 +61,12 @@ class Crosstalk:
         self.step = max(1, int(round(fs / RATE)))
         self.taps = int(round(TAPS_S * fs / self.step)) + 1
         self.block = max(2, int(round(BLOCK_S * fs / self.step)))      # decimated samples per block
-        self.refit_every = self.block * self.step * int(round(REFIT_S / BLOCK_S))
+        self.raw_block = self.block * self.step      # samples per block
+        self.refit_every = self.raw_block * int(round(REFIT_S / BLOCK_S))
         self.fade = int(round(FADE_S * fs))
         self.boxes = [k for k in (int(round(fs / 50.0)), int(round(fs / 60.0))) if k > 1]
         self.lag = self.step * (self.taps - 1)
         self.n = 0                                   # samples seen
-        self.raw_block = self.block * self.step      # samples per block
         self._means: np.ndarray | None = None        # both strips' means over the last two whole blocks
         self._block_part = np.zeros((0, 2))          # the current block's samples so far
         self._hist = np.zeros((self.lag, 2))         # the last `lag` samples, less their slow level

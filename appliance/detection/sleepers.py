@@ -121,7 +121,8 @@ def unpredicted(own: np.ndarray, other: np.ndarray, still: np.ndarray | None = N
 
 
 def _verdict_at(verdicts: list[tuple[float, str]], t: float) -> str | None:
-    """The rhythm's verdict in force at time t (None before the first)."""
+    """The state in force at time t of a list of (time, state) changes: the rhythm's verdicts, or a
+    tracker's bed changes (None before the first)."""
     state = None
     for when, new in verdicts:
         if when > t:
@@ -454,12 +455,9 @@ class CoupleDetector:
         """At a rhythm verdict of "two or none" at time t that follows "one body, on the other strip":
         the other side's own tracker saw its sleeper get up (so none, not two: this side's tracker
         reads the strip with the other's share taken off, and an empty side's may never have changed)."""
-        before = _verdict_at(self._verdicts, t - 1e-6)
-        if before != str(1 - k):
+        if _verdict_at(self._verdicts, t - 1e-6) != str(1 - k):
             return False
-        other = self.sides[1 - k].tracker_changes
-        state = [new for when, new in other if when <= t + SETTLE_S]
-        return bool(state) and state[-1] == "out"
+        return _verdict_at(self.sides[1 - k].tracker_changes, t + SETTLE_S) == "out"
 
     def _lasting(self, verdicts: list[tuple[float, str]]) -> list[tuple[float, str]]:
         """The verdicts that held at least MIN_HOLD_S (or still hold): a blip of a window or two, where a
