@@ -95,7 +95,8 @@ class Daemon:
                                  rails=src.rails, provisional_after_s=provisional)
         books: list[NightBook] = []
         # each sleeper's heart and breathing: both strips of one sleeper, or each sleeper's own
-        vitals = BedVitals(src.fs, [[0], [1]] if len(names) == 2 else [list(range(src.channels))])
+        couple = isinstance(det, CoupleDetector)
+        vitals = BedVitals(src.fs, [[0], [1]] if couple else [list(range(src.channels))])
         book = None
         movements = 0
         nights: set[int] = set()
@@ -129,11 +130,16 @@ class Daemon:
                     except OSError as e:
                         self._say(f"raw signal no longer kept: {e}")
                         raw = None
-                ev = det.feed(block.samples, block.gap_samples)
+                if couple:   # each strip less the other's share: their heart off this one's strip too
+                    own = det.separate(block.samples)
+                    ev = det.feed(block.samples, block.gap_samples, own=own)
+                else:
+                    own = None
+                    ev = det.feed(block.samples, block.gap_samples)
                 if not self.finite:
                     self._follow_clock(books, det)
                 take(ev)
-                for b, minutes in zip(books, vitals.feed(block.samples)):
+                for b, minutes in zip(books, vitals.feed(block.samples, own)):
                     b.add_minutes(minutes)
                 self._publish_closed(books)
                 if det.end_s >= next_health:

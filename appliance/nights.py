@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:      # the pipeline needs numpy; reading a stored night does n
     from appliance.detection.vitals import Minute
 
 EVENING_SHIFT = dt.timedelta(hours=12)
+EARLY_MINUTES = 30          # minutes kept while no night is open, for the night that may begin in them
 RECENT_MINUTES = 3          # a heart or breathing rate older than this many minutes is no longer "now"
 
 
@@ -70,6 +72,10 @@ class NightBook:
         self.gap_s = cfg.store.night_gap_min * 60
         self.closed: list[dict] = []             # summaries of the nights closed since the daemon last took them
         self.night: OpenNight | None = self._resume()
+        self.last_night: OpenNight | None = None   # the night closed last (its sleeper's partner still reads it)
+        # minutes read while no night is open: getting into bed is known only once it is sure, and the
+        # night then begins when they lay down, minutes before
+        self._early: deque = deque(maxlen=EARLY_MINUTES)
 
     def _resume(self) -> OpenNight | None:
         """Continue the last night if it is still open and recent (a restart mid-night)."""
@@ -138,7 +144,7 @@ class NightBook:
 
     def _partners_movements(self) -> list[Movement]:
         """The other sleeper's movements of tonight on this night's clock (two in the bed), or none."""
-        other = self.partner.night if self.partner is not None else None
+        other = (self.partner.night or self.partner.last_night) if self.partner is not None else None
         if other is None or self.night is None:
             return []
         shift = other.origin_utc - self.night.origin_utc
@@ -146,7 +152,10 @@ class NightBook:
 
     def add_minutes(self, minutes: list[Minute]) -> None:
         """Take the heart and breathing readings of whole minutes of this session's stream."""
-        if self.night is None or not minutes:
+        if self.night is None:
+            self._early.extend(minutes)
+            return
+        if not minutes:
             return
         shift = self.origin_utc - self.night.origin_utc
         for m in minutes:
@@ -177,6 +186,8 @@ class NightBook:
             date = evening_date(utc)
             nid = self.store.night_id(date, self.origin_utc, utc, self.fs, self.channels, self.sleeper)
             self.night = n = OpenNight(nid, date, self.origin_utc)
+            self.add_minutes(list(self._early))
+            self._early.clear()
             # a night of that date that already exists (a second bedtime) continues
             for b in self.store.bed_periods(nid):
                 n.bed.append([b["in_utc"] - n.origin_utc, b["out_utc"] - n.origin_utc if b["out_utc"] else None])
@@ -192,7 +203,8 @@ class NightBook:
             n.bed[-1][1] = n.last_s
         n.dirty = True
         self.closed.append(self.write(closed=True))
-        self.night = None
+        n.minutes = []                           # read and written: only its movements are asked for again
+        self.last_night, self.night = n, None
 
     def write(self, closed: bool = False) -> dict | None:
         """Queue the open night's rows (the store commits them on its next flush); its summary, when

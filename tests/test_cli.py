@@ -75,6 +75,8 @@ def test_run_then_night_gives_the_same_movements_as_analyze(night_file, tmp_path
     analyzed = json.loads(kw("analyze", str(night_file), "--json").stdout)
     assert night["movements"] == analyzed["movements"]
     assert night["series"] == analyzed["series"]
+    # heart and breathing from the first whole minute in bed, though the night opens once getting in is sure
+    assert night["vitals"] == analyzed["vitals"]
     for key in ("lm_count", "plm_count", "series_count", "plmi", "lmi", "periodicity_index", "hours_in_bed"):
         assert night["summary"][key] == analyzed["summary"][key]
     date = night["night"]["date"]

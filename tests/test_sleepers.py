@@ -91,9 +91,18 @@ def test_an_empty_side_seen_through_the_mattress_is_empty():
 
 def test_the_answer_is_the_same_in_one_second_blocks_as_at_once():
     rec, _ = couple(1.0, 4, 0.3, 8.0)
-    whole = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"]).as_dict()
+    whole = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"], block=len(rec.signal)).as_dict()
     blocks = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"], block=int(rec.fs)).as_dict()
     assert whole["sleepers"] == blocks["sleepers"]
+
+
+def test_whose_movement_is_judged_by_the_filter_of_its_time_as_the_daemon_reads_it():
+    # a firm bed (half the force across, 30 Hz corner): the filter that takes the other's share off
+    # is refitted through the night; read at once, a later fit must not judge an earlier movement
+    rec, _ = couple(2.0, 3, 0.5, 30.0)
+    whole = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"], block=len(rec.signal)).as_dict()
+    minutes = analyze_couple(rec.signal, rec.fs, ["Sam", "Alex"], block=int(60 * rec.fs)).as_dict()
+    assert whole["sleepers"] == minutes["sleepers"]
 
 
 def test_after_other_counts_movements_within_ten_seconds_after_the_others_onset():
@@ -172,6 +181,8 @@ def test_the_daemon_keeps_each_sleepers_night_as_analyze_counts_it(tmp_path):
         assert night["night"]["sleeper"] == who and night["night"]["closed"]
         assert night["summary"]["lm_count"] == both["sleepers"][k]["summary"]["lm_count"]
         assert night["bed"] == both["sleepers"][k]["bed"]
+        # each heart read from its strip less the other's share, in the daemon as in analyze
+        assert [v["heart_bpm"] for v in night["vitals"]] == [v["heart_bpm"] for v in both["sleepers"][k]["vitals"]]
     read = stored_nights_of_both(store, ["Sam", "Alex"])
     assert [s["summary"]["after_other_count"] for s in read["sleepers"]] == \
         [s["summary"]["after_other_count"] for s in both["sleepers"]]

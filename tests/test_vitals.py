@@ -9,7 +9,7 @@ import pytest
 
 from appliance.detection.analysis import analyze_signal
 from appliance.detection.scoring import Movement
-from appliance.detection.vitals import VitalsReader, minutes_of, vitals_of
+from appliance.detection.vitals import BedVitals, VitalsReader, minutes_of, vitals_of
 from sensor.recording import read_recording
 from tests.conftest import cached_night
 
@@ -120,3 +120,36 @@ def test_real_recordings_lying_still_read_the_chest_straps_rate(real_dir):
             strap = statistics.median(float(r["HR"]) for r in csv.DictReader(f) if r.get("HR"))
         got = analyze_signal(rec.signal, rec.fs).summary["heart_bpm"]
         assert got is not None and abs(got - strap) <= 5.0
+
+
+def _heartbeats(rate_hz: float, seconds: float, fs: float, seed: int, delay_s: float = 0.0) -> np.ndarray:
+    """A train of 6 Hz jolts at `rate_hz`, each beat a little early or late, as a BCG looks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    beats = np.cumsum(rng.normal(1 / rate_hz, 0.01, int(seconds * rate_hz) + 2)) + delay_s
+    x = np.zeros_like(t)
+    for b in beats:
+        x += np.exp(-((t - b) / 0.04) ** 2) * np.sin(2 * np.pi * 6 * (t - b))
+    return x
+
+
+def _both(strips: np.ndarray, fs: float):
+    reader = BedVitals(fs, [[0], [1]])
+    first = reader.feed(strips)
+    last = reader.finish()
+    return [first[k] + last[k] for k in range(2)]
+
+
+def test_two_hearts_beating_alike_keep_their_own_rates_one_heart_seen_on_both_strips_counts_once():
+    fs, seconds = 250.0, 300.0
+    sam, alex = _heartbeats(1.10, seconds, fs, 1), _heartbeats(1.12, seconds, fs, 2)   # 66 and 67 a minute
+    noise = np.random.default_rng(9).normal(0, 0.02, (4, len(sam)))
+    # two hearts within 3 % of each other, each on its own strip: both are read
+    two = _both(np.stack([sam + noise[0], alex + noise[1]], axis=1), fs)
+    for minutes, rate in zip(two, (66.0, 67.2)):
+        read = [m.heart_bpm for m in minutes if m.heart_bpm is not None]
+        assert len(read) >= 3 and all(abs(r - rate) < 2 for r in read), read
+    # one heart, whole on Sam's strip and through the mattress, weaker and a little later, on Alex's
+    one = _both(np.stack([sam + noise[2], 0.3 * _heartbeats(1.10, seconds, fs, 1, delay_s=0.02) + noise[3]], axis=1), fs)
+    assert sum(m.heart_bpm is not None for m in one[0]) >= 3
+    assert all(m.heart_bpm is None for m in one[1])

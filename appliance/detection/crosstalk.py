@@ -34,6 +34,7 @@ samples, so the answer is the same in any chunking.
 """
 from __future__ import annotations
 
+import bisect
 from collections import deque
 
 import numpy as np
@@ -47,7 +48,7 @@ RESIDUAL = 4.0         # ...fits unless the misfit is over this many times this 
 REST_BLOCKS = 60       # resting power: the median block power over the last minute
 KEEP_SECONDS = 1200    # the fit uses at most this many of the latest such blocks
 MIN_SECONDS = 10       # and needs at least this many
-SURE_SECONDS = 120     # a fit on this many is sure enough to judge a movement by (measured())
+SURE_SECONDS = 120     # a fit on this many is sure enough to judge a movement by (fit_at())
 REFIT_S = 60.0
 FADE_S = 30.0
 ITERATIONS = 3
@@ -83,6 +84,8 @@ class Crosstalk:
         # per strip: what is left of the other's movement once taken off, as a share of its size on their
         # own strip (the median over the fitted blocks; this strip's own rest is in it too, so it errs high)
         self.left = [1.0, 1.0]
+        # per strip, from each refit on: (the sample it took effect at, left, fitted_on), for `fit_at`
+        self._fits_made: list[list[tuple[int, float, int]]] = [[(0, 1.0, 0)], [(0, 1.0, 0)]]
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
@@ -102,10 +105,18 @@ class Crosstalk:
             i = end
         return out
 
-    def measured(self, k: int) -> bool:
-        """Strip k's share of the other is taken off by a filter fitted on at least SURE_SECONDS of the
-        other's movement (a young fit leaves more of it behind)."""
-        return self.fitted_on[k] >= SURE_SECONDS
+    def fit_at(self, k: int, sample: int) -> tuple[float, bool]:
+        """Strip k's `left`, and whether its filter was sure (fitted on at least SURE_SECONDS of the
+        other's movement: a young fit leaves more of it behind), as they stood at `sample`.
+
+        A movement is judged by the filter that was taking the other's share off it, not by one
+        fitted later: the daemon, reading the night as it comes, cannot know a later one, and a
+        whole recording read at once must give the same answer.
+        """
+        made = self._fits_made[k]
+        i = bisect.bisect_right([at for at, _, _ in made], sample) - 1
+        _, left, fitted_on = made[max(i, 0)]
+        return left, fitted_on >= SURE_SECONDS
 
     # -- internals ---------------------------------------------------------
     def _slow(self, x: np.ndarray) -> np.ndarray:
@@ -202,6 +213,7 @@ class Crosstalk:
                 self.g[k], self._fade_from[k] = g, self.n
                 self.fitted_on[k] = int(keep.sum())
                 self.left[k] = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
+                self._fits_made[k].append((self.n, self.left[k], self.fitted_on[k]))
 
 
 def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:

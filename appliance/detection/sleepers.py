@@ -255,11 +255,18 @@ class CoupleDetector:
     def samples_seen(self) -> int:
         return self.sides[0].det.samples_seen
 
-    def feed(self, samples: np.ndarray, gap_samples: int = 0) -> list[Events]:
+    def separate(self, samples: np.ndarray) -> np.ndarray:
+        """Each strip less the other sleeper's share (appliance.detection.crosstalk): what `feed`
+        reads, and what each one's heart and breathing are read from. Once per block, in order."""
         samples = np.asarray(samples, dtype=np.float64)
         if samples.ndim != 2 or samples.shape[1] != 2:
             raise ValueError(f"two sleepers need two channels, got shape {samples.shape}")
-        own = self.crosstalk.feed(samples)
+        return self.crosstalk.feed(samples)
+
+    def feed(self, samples: np.ndarray, gap_samples: int = 0, own: np.ndarray | None = None) -> list[Events]:
+        """Both strips' samples; `own`, when the caller has already separated them (`separate`)."""
+        samples = np.asarray(samples, dtype=np.float64)
+        own = self.separate(samples) if own is None else own
         for k, side in enumerate(self.sides):
             self._take(side, side.det.feed(own[:, k], gap_samples, raw=samples[:, k]))
         self.rhythm.feed(samples)
@@ -328,7 +335,8 @@ class CoupleDetector:
             return m          # the other strip (the other's share taken off) holds still: nobody else moved
         # with the other's share taken off, what is left of their movement on this strip is a small part
         # of it, measured (Crosstalk.left): a lead a few times that is enough (margins tuned on TUNING nights)
-        lead = min(1.0, LEFT_MARGIN * self.crosstalk.left[k]) if self.crosstalk.measured(k) else 1.0
+        left, sure = self.crosstalk.fit_at(k, int(m.onset_s * self.fs))
+        lead = min(1.0, LEFT_MARGIN * left) if sure else 1.0
         if (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
             return m
         side = self.sides[k]

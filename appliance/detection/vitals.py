@@ -33,10 +33,11 @@ on the minute and a few seconds either side:
 
 Whether a minute was still and in bed is the detector's to say: `vitals_of` keeps the
 minutes that lie wholly in bed and empties those a movement touches. With two sleepers
-each strip also carries the other's heart through the mattress: `own_hearts` keeps each
-heart on its own strip. What the minutes give further: breathing pauses
-(appliance.detection.breathing_events) and the heart's answer to a kick
-(appliance.detection.heart_response).
+each strip also carries the other's heart through the mattress: the minutes are read from
+each strip less the other's share (appliance.detection.crosstalk), and `own_hearts` gives a
+heart still seen on both strips, beat for beat, to the strip where it is stronger. What the
+minutes give further: breathing pauses (appliance.detection.breathing_events) and the
+heart's answer to a kick (appliance.detection.heart_response).
 """
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ class Minute:
     intervals: np.ndarray      # per second: the beat interval in s, NaN where no clear rhythm
     depth: np.ndarray          # breathing envelope at BREATH_FS over the minute
     heart_power: float = 0.0   # the heart band's mean square over the minute (its scale is the strip's)
+    heart: np.ndarray | None = None   # the heart band over the minute, at HEART_FS (own_hearts compares strips by it)
 
     def without_heart(self) -> None:
         """This strip's rhythm was another heart's: the minute has no heart rate of its own."""
@@ -191,13 +193,21 @@ def _agreed(values: np.ndarray, min_seconds: int = MIN_SECONDS) -> float | None:
     return centre
 
 
-def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float) -> list[Minute]:
+def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float,
+                 heart_x: np.ndarray | None = None) -> list[Minute]:
     """The readings of minutes starting at `starts`, from the rows of `x`: each the minute with
-    `before_s` of signal before it and up to MARGIN_S after it (less at the ends of a recording)."""
+    `before_s` of signal before it and up to MARGIN_S after it (less at the ends of a recording).
+    `heart_x`: the same stretches to read the heart from instead (a strip less another's share)."""
     per = int(MINUTE_S)
-    (heart, heart_fs), (breath, breath_fs) = _bands(x, fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
+    if heart_x is None:
+        (heart, heart_fs), (breath, breath_fs) = _bands(x, fs, ((*HEART_BAND, HEART_FS), (*BREATH_BAND, BREATH_FS)))
+    else:
+        [(heart, heart_fs)] = _bands(heart_x, fs, ((*HEART_BAND, HEART_FS),))
+        [(breath, breath_fs)] = _bands(x, fs, ((*BREATH_BAND, BREATH_FS),))
     hstart = int(round(before_s * heart_fs))
-    power = np.mean(heart[:, hstart:hstart + int(MINUTE_S * heart_fs)] ** 2, axis=1)
+    band = heart[:, hstart:hstart + int(MINUTE_S * heart_fs)]
+    power = np.mean(band ** 2, axis=1)
+    band = band.astype(np.float32)
     intervals = _beat_intervals(heart, heart_fs, (hstart + (np.arange(per) + 0.5) * heart_fs).astype(int))
     bstart = int(round(before_s * breath_fs))
     span = breath[:, max(0, bstart - int(BREATH_MARGIN_S * breath_fs)):bstart + int((MINUTE_S + BREATH_MARGIN_S) * breath_fs)]
@@ -210,7 +220,7 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float)
         beat = _agreed(intervals[row]) if np.count_nonzero(np.isfinite(intervals[row])) >= MIN_RHYTHM * per else None
         breaths = round(60.0 / float(rates[row]), 1) if np.isfinite(rates[row]) else None
         out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row],
-                          float(power[row])))
+                          float(power[row]), band[row]))
     return out
 
 
@@ -293,15 +303,22 @@ class VitalsReader:
 
     def __init__(self, fs: float):
         self._reduce = _Reducer(float(fs))
+        self._reduce_heart = _Reducer(float(fs))
         self.fs = self._reduce.fs
         self._buf = np.zeros(0)
+        self._heart_buf: np.ndarray | None = None   # the stream the heart is read from, when another
         self._buf_start = 0          # sample index of _buf[0], at the reduced rate
         self._next = 0               # the next minute to read
         self.minutes: list[Minute] = []
 
-    def feed(self, samples: np.ndarray) -> list[Minute]:
+    def feed(self, samples: np.ndarray, heart: np.ndarray | None = None) -> list[Minute]:
+        """`heart`: the same samples to read the heart from (the strip less the other sleeper's share);
+        given once, given with every block."""
         reduced = self._reduce.feed(np.asarray(samples, dtype=np.float64).ravel())
         self._buf = np.concatenate([self._buf, reduced])
+        if heart is not None:
+            reduced = self._reduce_heart.feed(np.asarray(heart, dtype=np.float64).ravel())
+            self._heart_buf = reduced if self._heart_buf is None else np.concatenate([self._heart_buf, reduced])
         return self._read(final=False)
 
     def finish(self) -> list[Minute]:
@@ -309,10 +326,12 @@ class VitalsReader:
 
     def _read_batch(self, starts: list[int], lo: int, hi: int) -> list[Minute]:
         """Minutes starting at the reduced-rate sample indices `starts`, each from `lo`-`hi` shifted to it."""
-        rows = np.stack([self._buf[lo - starts[0] + a - self._buf_start:hi - starts[0] + a - self._buf_start]
-                         for a in starts])
+        def rows(buf: np.ndarray) -> np.ndarray:
+            return np.stack([buf[lo - starts[0] + a - self._buf_start:hi - starts[0] + a - self._buf_start]
+                             for a in starts])
         per = int(round(MINUTE_S * self.fs))
-        return read_minutes(rows, self.fs, [a // per * MINUTE_S for a in starts], (starts[0] - lo) / self.fs)
+        return read_minutes(rows(self._buf), self.fs, [a // per * MINUTE_S for a in starts], (starts[0] - lo) / self.fs,
+                            None if self._heart_buf is None else rows(self._heart_buf))
 
     def _read(self, final: bool) -> list[Minute]:
         out = []
@@ -337,6 +356,8 @@ class VitalsReader:
         out.sort(key=lambda m: m.t_s)
         keep_from = max(self._buf_start, self._next * per - margin)
         self._buf = self._buf[keep_from - self._buf_start:]
+        if self._heart_buf is not None:
+            self._heart_buf = self._heart_buf[keep_from - self._buf_start:]
         self._buf_start = keep_from
         self.minutes.extend(out)
         return out
@@ -350,9 +371,10 @@ class SleeperVitals:
         self.channels = list(channels)
         self.readers = [VitalsReader(fs) for _ in self.channels]
 
-    def feed(self, samples: np.ndarray) -> list[Minute]:
+    def feed(self, samples: np.ndarray, heart: np.ndarray | None = None) -> list[Minute]:
         samples = samples if samples.ndim == 2 else samples[:, None]
-        return self._clearest([r.feed(samples[:, c]) for r, c in zip(self.readers, self.channels)])
+        return self._clearest([r.feed(samples[:, c], None if heart is None else heart[:, c])
+                               for r, c in zip(self.readers, self.channels)])
 
     def finish(self) -> list[Minute]:
         return self._clearest([r.finish() for r in self.readers])
@@ -362,19 +384,43 @@ class SleeperVitals:
         return [max(each, key=lambda m: int(np.isfinite(m.intervals).sum())) for each in zip(*per_strip)]
 
 
-SAME_HEART = 0.03      # two strips' rates this close in one minute: one heart, seen on both
+SAME_HEART = 0.03      # two strips' rates this close in one minute...
+ONE_HEART = 0.5        # ...and their heart bands this alike beat for beat: one heart, seen on both
+HEART_DELAY_S = 0.2    # the mattress delays and smooths a beat by at most this much on its way across
 
 
 def own_hearts(first: list[Minute], second: list[Minute]) -> None:
-    """Two sleepers, a strip each: where both strips read the same heart rate in a minute, it is one
-    heart, seen whole on its sleeper's strip and through the mattress, weaker, on the other's;
-    the weaker strip's minute is left without a heart rate (two hearts beating alike for a whole
-    minute cannot be told apart from one, so that minute is given up rather than guessed)."""
+    """Two sleepers, a strip each: where both strips read the same heart in a minute, it is seen
+    whole on its sleeper's strip and through the mattress, weaker, on the other's; the weaker
+    strip's minute is left without a heart rate.
+
+    The same heart, not just the same rate: two people's hearts often beat within a few per cent
+    of each other for a minute, and then each strip's own is still its own. One heart seen on two
+    strips gives the same beats on both, the same moment for moment over the whole minute (a
+    mattress only delays and smooths them); two hearts beating alike drift past each other, and
+    beat for beat they are alike only now and then. So the two heart bands are compared by their
+    correlation at the best delay within HEART_DELAY_S.
+    """
     for a, b in zip(first, second):
         if a.heart_bpm is None or b.heart_bpm is None:
             continue
-        if abs(a.heart_bpm - b.heart_bpm) <= SAME_HEART * max(a.heart_bpm, b.heart_bpm):
+        if (abs(a.heart_bpm - b.heart_bpm) <= SAME_HEART * max(a.heart_bpm, b.heart_bpm)
+                and _alike(a.heart, b.heart) >= ONE_HEART):
             (a if a.heart_power < b.heart_power else b).without_heart()
+
+
+def _alike(x: np.ndarray | None, y: np.ndarray | None) -> float:
+    """The largest correlation of two heart bands over delays up to HEART_DELAY_S either way (1 when
+    either is unknown: the same rate is then all there is to go on)."""
+    if x is None or y is None or len(x) != len(y) or not len(x):
+        return 1.0
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    norm = np.sqrt(np.dot(x, x) * np.dot(y, y))
+    if norm <= 0:
+        return 1.0
+    d, n = int(round(HEART_DELAY_S * HEART_FS)), len(x)
+    return max(abs(float(np.dot(x[max(0, -k):n - max(0, k)], y[max(0, k):n - max(0, -k)])))
+               for k in range(-d, d + 1)) / norm
 
 
 class BedVitals:
@@ -384,8 +430,11 @@ class BedVitals:
     def __init__(self, fs: float, sleepers: list[list[int]]):
         self.sides = [SleeperVitals(fs, channels) for channels in sleepers]
 
-    def feed(self, samples: np.ndarray) -> list[list[Minute]]:
-        return self._own([side.feed(samples) for side in self.sides])
+    def feed(self, samples: np.ndarray, heart: np.ndarray | None = None) -> list[list[Minute]]:
+        """The strips' samples; `heart`, each strip less the other sleeper's share, where the hearts are
+        read from (breathing is read from the strips as they are: the other's breath, taken off by a
+        filter refitted every minute, leaves a depth that waxes and wanes, and would read as pauses)."""
+        return self._own([side.feed(samples, heart) for side in self.sides])
 
     def finish(self) -> list[list[Minute]]:
         return self._own([side.finish() for side in self.sides])
@@ -394,20 +443,21 @@ class BedVitals:
     def _own(each: list[list[Minute]]) -> list[list[Minute]]:
         if len(each) == 2:
             own_hearts(*each)
-        return each
+        return [_lean(minutes) for minutes in each]
 
 
-def couple_minutes_of(signal: np.ndarray, fs: float) -> list[list[Minute]]:
-    """Both sleepers' whole minutes of a two-strip signal."""
-    reader = BedVitals(fs, [[0], [1]])
-    a, b = reader.feed(signal), reader.finish()
-    return [a[0] + b[0], a[1] + b[1]]
+def _lean(minutes: list[Minute]) -> list[Minute]:
+    """The minutes without their heart bands, once no strip is compared with another by them (a
+    night keeps hundreds of minutes)."""
+    for m in minutes:
+        m.heart = None
+    return minutes
 
 
 def minutes_of(signal: np.ndarray, fs: float, channels: list[int]) -> list[Minute]:
     """Every whole minute of one sleeper's strips in a whole signal."""
     reader = SleeperVitals(fs, channels)
-    return reader.feed(signal) + reader.finish()
+    return _lean(reader.feed(signal) + reader.finish())
 
 
 MOVEMENT_MARGIN_S = 2.0     # a movement disturbs the rhythms a little before and after it
