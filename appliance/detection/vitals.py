@@ -306,7 +306,7 @@ class VitalsReader:
         self._reduce_heart = _Reducer(float(fs))
         self.fs = self._reduce.fs
         self._buf = np.zeros(0)
-        self._heart_buf: np.ndarray | None = None   # the stream the heart is read from, when another
+        self._heart_buf: np.ndarray | None = None   # the heart's own stream, when it is read from another
         self._buf_start = 0          # sample index of _buf[0], at the reduced rate
         self._next = 0               # the next minute to read
         self.minutes: list[Minute] = []
