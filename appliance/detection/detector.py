@@ -32,10 +32,15 @@ The signal chain, and why each step:
    rest x (1 + offset_margin); offset at the start of the first 0.5 s under that.
    Margins are ratios of the signal's own resting level, never volts: any gain,
    strip, mattress or ADC.
-7. Edges by energy: weak frames at either end holding under 5% of the movement's
-   energy are dropped (at most 0.4 s a side), so a twitch beside a heartbeat is
-   not stretched into half a second. Then one frame more at the start: a frame
-   difference is the change from the frame before, so that frame moved too.
+7. Edges by each frame's own activity: a movement's loud frames are those over
+   rest x (1 + offset_margin), inside the stretch the sustained activity found or
+   up to 0.3 s past it (a median of seven frames leaves the first and last loud
+   frames of a short kick out). A frame's activity is the change from the frame
+   before to it, so the movement ran from the centre of the frame before the
+   first loud one to the centre of the last: as long as its loud frames, counted.
+   (The energy of the ends, which this replaced, cut a short kick's weak last
+   frames; counting one frame more made half a second of a heartbeat that fell
+   on a breath's turn, or on the other sleeper's heart.)
 
 In a shared bed (`shared_bed`), each movement also gets its fast force (appliance.
 fastband, about 4-10 Hz) over that band's resting level: a partner's movement
@@ -74,8 +79,7 @@ SLOPE_HALF = 3             # breathing's slope: the mean frame difference over 2
 SUS_HALF = 3               # sustained activity: the median of 2 x 3 + 1 frames of activity
 SUS_REST_PERCENTILE = 0.5  # resting level: the median of per-second maxima of sustained activity
 BACKTRACK_FRAMES = 10      # how far before the trigger a movement's onset is looked for
-EDGE_ENERGY = 0.05         # a movement's ends lose weak frames holding this share of its energy...
-EDGE_FRAMES = 4            # ...but at most this many frames a side
+EDGE_FRAMES = 3            # a movement's ends: its loud frames, growing at most this many frames a side
 KEEP_FRAMES = 6000         # at most ten minutes of activity kept for an open movement
 # stillness, for bed tracking and health
 ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
@@ -548,7 +552,7 @@ class ChannelDetector:
         return n
 
     def _close(self, offset: int) -> None:
-        onset, offset = self._trim(self._backtrack(self._onset), max(offset, self._onset + 1))
+        onset, offset = self._edges(self._backtrack(self._onset), max(offset, self._onset + 1))
         # a frame difference is the change from the frame before: that frame moved too
         onset = max(onset - 1, 0)
         self.segments.append(Segment(onset, offset, self._peak, self._body(onset, offset), self._fast_of(onset, offset)))
@@ -567,22 +571,34 @@ class ChannelDetector:
             onset -= 1
         return onset
 
-    def _trim(self, onset: int, offset: int) -> tuple[int, int]:
-        """Drop weak frames at either end that hold under EDGE_ENERGY of the movement's energy.
+    def _edges(self, onset: int, offset: int) -> tuple[int, int]:
+        """A movement's ends from its frames' own activity: from the first frame over the
+        offset margin to the last, inside the stretch or up to EDGE_FRAMES beyond it.
 
-        A twitch right before a heartbeat makes a few sustained frames out of the
-        two together; by energy it is the twitch alone, and too short to score. At
-        most EDGE_FRAMES go from each end: a heartbeat and a lull, no more.
+        The sustained activity finds a movement, but as a median of seven frames it
+        sees a frame as loud only with three more loud ones around it: the first and
+        last loud frames of a short kick fell outside, and a kick of 0.6 s came out
+        0.3 s long and was not scored. A frame the leg moves in carries the force's
+        change; a frame of the body at rest carries no more than its heart and breath
+        lift the activity to, which the resting level measures. So the quiet frames at
+        either end go (a twitch found with a heartbeat's lull is the twitch alone),
+        and loud frames next to it join, but at most EDGE_FRAMES a side: beyond that a
+        loud frame is the next heartbeat's.
         """
         buf, base = self._act_buf, self._sus_start
-        if onset - base < 0 or offset - base > len(buf) or offset - onset < 2:
+        lo, hi = max(onset - EDGE_FRAMES, base), min(offset + EDGE_FRAMES, base + len(buf))
+        if hi - lo < 1 or onset >= hi:
             return onset, offset
-        e = buf[onset - base:offset - base] ** 2
-        cum = np.cumsum(e)
-        edge = EDGE_ENERGY * cum[-1]
-        a = min(int(np.searchsorted(cum, edge, side="right")), EDGE_FRAMES)
-        b = max(int(np.searchsorted(cum, cum[-1] - edge, side="left")) + 1, len(e) - EDGE_FRAMES)
-        return onset + min(a, b - 1), onset + max(b, a + 1)
+        loud = buf[lo - base:hi - base] > self._onset_rest * (1.0 + self.cfg.offset_margin)
+        inside = np.flatnonzero(loud[onset - lo:max(offset, onset + 1) - lo]) + onset - lo
+        if not len(inside):
+            return onset, offset
+        a, b = int(inside[0]), int(inside[-1])
+        while a > 0 and loud[a - 1]:
+            a -= 1
+        while b < len(loud) - 1 and loud[b + 1]:
+            b += 1
+        return lo + a, lo + b       # with the frame before (_close): from centre to centre, b - a + 1 frames
 
     def _fast_of(self, onset: int, offset: int) -> float | None:
         """The mean fast force inside a movement over its resting level, if measured."""
