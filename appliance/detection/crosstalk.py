@@ -80,11 +80,10 @@ class Crosstalk:
         self._new = [False, False]                   # blocks kept for a fit since the last refit
         self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest, other's power)
         self._next_refit = self.refit_every
-        self.fitted_on = [0, 0]                      # per strip: how many blocks its filter was fitted on
-        # per strip: what is left of the other's movement once taken off, as a share of its size on their
-        # own strip (the median over the fitted blocks; this strip's own rest is in it too, so it errs high)
-        self.left = [1.0, 1.0]
-        # per strip, from each refit on: (the sample it took effect at, left, fitted_on), for `fit_at`
+        # per strip, each filter so far: (the sample it took effect at, left, fitted_on) -- `left` what is
+        # left of the other's movement once taken off, as a share of its size on their own strip (the
+        # median over the fitted blocks; this strip's own rest is in it too, so it errs high), `fitted_on`
+        # how many blocks it was fitted on
         self._fits_made: list[list[tuple[int, float, int]]] = [[(0, 1.0, 0)], [(0, 1.0, 0)]]
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
@@ -106,7 +105,7 @@ class Crosstalk:
         return out
 
     def fit_at(self, k: int, sample: int) -> tuple[float, bool]:
-        """Strip k's `left`, and whether its filter was sure (fitted on at least SURE_SECONDS of the
+        """Strip k's `left` (see _fits_made), and whether its filter was sure (fitted on at least SURE_SECONDS of the
         other's movement: a young fit leaves more of it behind), as they stood at `sample`.
 
         A movement is judged by the filter that was taking the other's share off it, not by one
@@ -114,8 +113,7 @@ class Crosstalk:
         whole recording read at once must give the same answer.
         """
         made = self._fits_made[k]
-        i = bisect.bisect_right([at for at, _, _ in made], sample) - 1
-        _, left, fitted_on = made[max(i, 0)]
+        _, left, fitted_on = made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
         return left, fitted_on >= SURE_SECONDS
 
     # -- internals ---------------------------------------------------------
@@ -211,9 +209,8 @@ class Crosstalk:
                 w = min(max((self.n - self._fade_from[k]) / self.fade, 0.0), 1.0)
                 self._g_old[k] = self._g_old[k] * (1.0 - w) + self.g[k] * w
                 self.g[k], self._fade_from[k] = g, self.n
-                self.fitted_on[k] = int(keep.sum())
-                self.left[k] = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
-                self._fits_made[k].append((self.n, self.left[k], self.fitted_on[k]))
+                left = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
+                self._fits_made[k].append((self.n, left, int(keep.sum())))
 
 
 def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:

@@ -334,7 +334,7 @@ class CoupleDetector:
         if len(still) and still.max() <= 1.0 + self.rules.onset_margin:
             return m          # the other strip (the other's share taken off) holds still: nobody else moved
         # with the other's share taken off, what is left of their movement on this strip is a small part
-        # of it, measured (Crosstalk.left): a lead a few times that is enough (margins tuned on TUNING nights)
+        # of it, measured (Crosstalk.fit_at): a lead a few times that is enough (margins tuned on TUNING nights)
         left, sure = self.crosstalk.fit_at(k, int(m.onset_s * self.fs))
         lead = min(1.0, LEFT_MARGIN * left) if sure else 1.0
         if (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
