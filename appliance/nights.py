@@ -183,7 +183,7 @@ class NightBook:
             self.close()
             n = None
         if n is None:
-            date = evening_date(utc)
+            date = self._date_of_night_in(utc)
             nid = self.store.night_id(date, self.origin_utc, utc, self.fs, self.channels, self.sleeper)
             self.night = n = OpenNight(nid, date, self.origin_utc)
             self.add_minutes(list(self._early))
@@ -194,6 +194,13 @@ class NightBook:
         if not n.bed or n.bed[-1][1] is not None:
             n.bed.append([utc - n.origin_utc, None])
             n.dirty = True
+
+    def _date_of_night_in(self, utc: float) -> str:
+        """The date of a night that begins at `utc`: the partner's, when they are in their night
+        already. Two people in one bed share one night: one who lies down at 11:58 and one at 12:03
+        are in the night of one evening, not of two (and the morning page shows them side by side)."""
+        p = self.partner.night if self.partner else None
+        return p.date if p is not None else evening_date(utc)
 
     def close(self) -> None:
         if self.night is None:

@@ -1,6 +1,8 @@
 """Two sleepers, a strip under each: the JSON contract, whose movement, who is in bed."""
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
 import json
 import subprocess
@@ -169,6 +171,10 @@ def test_the_daemon_keeps_each_sleepers_night_as_analyze_counts_it(tmp_path):
     from sensor.replay import ReplaySource
 
     rec, _ = couple(1.5, 3, 0.35, 12.0)
+    # Sam lies down at 73 s, Alex at 320 s: with noon between them, the evening's date of each bedtime
+    # differs, and their one night must still be one date
+    noon = dt.datetime.now().astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
+    rec = dataclasses.replace(rec, start=noon - dt.timedelta(seconds=200))
     cfg = Config()
     cfg.source.channels, cfg.source.sleepers = [0, 1], ["Sam", "Alex"]
     cfg.store.keep_raw_nights = 0           # an in-memory store has no folder to keep the raw signal beside
@@ -179,6 +185,7 @@ def test_the_daemon_keeps_each_sleepers_night_as_analyze_counts_it(tmp_path):
     for k, who in enumerate(["Sam", "Alex"]):
         night = stored_night(store, None, who)
         assert night["night"]["sleeper"] == who and night["night"]["closed"]
+        assert night["night"]["date"] == (noon - dt.timedelta(days=1)).date().isoformat()
         assert night["summary"]["lm_count"] == both["sleepers"][k]["summary"]["lm_count"]
         assert night["bed"] == both["sleepers"][k]["bed"]
         # each heart read from its strip less the other's share, in the daemon as in analyze
