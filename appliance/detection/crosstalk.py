@@ -123,13 +123,15 @@ class Crosstalk:
         size, at = self.raw_block, self.n % self.raw_block
         part = np.concatenate([self._block_part, x])        # from the current block's first sample
         whole = len(part) // size
-        means = part[:whole * size].reshape(whole, size, 2).mean(axis=1)   # every block's mean the same way
+        # every block's mean the same way, whatever the chunk it came in
+        means = np.add.reduceat(part[:whole * size], np.arange(0, whole * size, size), axis=0) / size if whole \
+            else part[:0]
         line = np.concatenate([self._means, means])          # the means a block's samples draw on
         pos = at + np.arange(len(x))
-        block, frac = pos // size, (pos % size / size)[:, None]
+        knots = np.arange(len(line)) * size                  # line[b] drawn at the first sample of block b
         self._means = line[-2:]
         self._block_part = part[whole * size:]
-        return line[block] + (line[block + 1] - line[block]) * frac
+        return np.stack([np.interp(pos, knots, line[:, k]) for k in range(2)], axis=1)
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
         ext = np.concatenate([self._hist, x - self._slow(x)])
