@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from appliance.detection.analysis import analyze_signal
-from appliance.detection.clipping import ClipCounter
+from appliance.detection.clipping import ClipCounter, HeldAtRails
 from appliance.detection.occupancy import BedTracker
 from appliance.detection.pipeline import StreamDetector
 from sensor.simulator import World, simulate_night
@@ -73,6 +73,25 @@ def test_a_still_input_on_a_coarse_adc_is_not_clipping():
     q = 3.3 / 1024
     x = np.round((1.65 + rng.normal(0, 0.4 * q, 60_000)) / q) * q
     assert ClipCounter(1).count(x[:, None]) == 0
+
+
+def test_samples_held_at_the_rails_are_counted_frame_by_frame_in_any_chunking():
+    rec, _ = simulate_night(1.0, 41, "piezo10", world=RESTLESS)
+    x = rec.signal.reshape(len(rec.signal), -1)[:, :1]
+    h = int(round(rec.fs / 10))
+    lo, hi = 0.0, 3.3 - 3.3 / 1024
+    at_rails = (x[:, 0] <= lo) | (x[:, 0] >= hi)
+    whole = HeldAtRails(1, h).feed(x)
+    held = HeldAtRails(1, h)
+    chunked = np.concatenate([held.feed(x[i:i + 37]) for i in range(0, len(x), 37)])
+    assert np.array_equal(whole, chunked[:len(whole)])
+    # each frame's count: the samples at a rail, but the first two of each run (judged from the samples before it alone)
+    per_frame = at_rails[:len(whole) * h].reshape(-1, h).sum(axis=1)
+    assert (whole[:, 0] <= per_frame).all() and whole.sum() > 0.8 * at_rails.sum()
+    assert np.array_equal(HeldAtRails(1, h, rails=(lo, hi)).feed(x)[:, 0], per_frame)
+    q = 3.3 / 1024          # an empty bed on a 10-bit ADC: nothing held
+    still = np.round((1.65 + np.random.default_rng(3).normal(0, 0.4 * q, 60_000)) / q) * q
+    assert HeldAtRails(1, h).feed(still[:, None]).sum() == 0
 
 
 class _Tick:

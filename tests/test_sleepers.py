@@ -107,6 +107,22 @@ def test_whose_movement_is_judged_by_the_filter_of_its_time_as_the_daemon_reads_
     assert whole["sleepers"] == minutes["sleepers"]
 
 
+def test_a_kick_that_drives_its_own_strip_to_the_rails_stays_its_sleepers():
+    """Strong kicks clip the kicker's strip: the fitted filter no longer takes all of them off the
+    other strip, and what is left there must not become the other's movement."""
+    from sensor.simulator import World
+
+    rec, truth = simulate_couple(2.0, 4, "couple", coupling=0.3, corner_hz=20.0, world=World(kick_strength=(20.0, 80.0)))
+    x = rec.signal
+    assert np.count_nonzero((x <= x.min(axis=0)) | (x >= x.max(axis=0))) > 10_000      # the night clips
+    both = analyze_couple(x, rec.fs, ["Sam", "Alex"])
+    his, hers = (truth.sleepers[k]["lms"] for k in (0, 1))
+    alex = [(m.onset_s, m.offset_s) for m in both.nights[1].movements if m.kind == "lm"]
+    taken = [lm for lm in his if overlapping(alex, [lm]) and not overlapping(hers, [lm])]
+    assert len(taken) <= 1, taken                      # 5 of his 78 before the rails were looked at
+    assert prf(alex, hers)["recall"] >= 0.9
+
+
 def test_after_other_counts_movements_within_ten_seconds_after_the_others_onset():
     theirs = [Movement(100.0, 102.0), Movement(500.0, 530.0, "large")]
     mine = [Movement(99.0, 100.5), Movement(100.0, 101.0), Movement(105.0, 106.0), Movement(110.0, 111.0),

@@ -55,3 +55,45 @@ def _in_runs(at: np.ndarray) -> int:
     breaks = np.flatnonzero(np.diff(where) != 1)
     lengths = np.diff(np.concatenate([[0], breaks + 1, [len(where)]]))
     return int(lengths[lengths >= CLIP_RUN].sum())
+
+
+class HeldAtRails:
+    """Per frame of `h` samples and per channel, how many samples the ADC held at a rail.
+
+    For comparing strips movement by movement (appliance.detection.sleepers), so each
+    sample is judged from the samples up to it alone, the same in any chunking: it
+    sits at the channel's highest or lowest reading so far, the same value as the two
+    samples before it (so a run's first two are not counted), and the channel has read
+    over CLIP_STEPS of its ADC's steps from one extreme to the other (a still input on
+    a coarse ADC repeats its extremes, a count or two apart). With the rails known
+    (a live ADC), a sample held at them is clipped, as in the sensor's health.
+    """
+
+    def __init__(self, channels: int, h: int, rails: tuple[float, float] | None = None):
+        self.h, self.rails = h, rails
+        self.lo = np.full(channels, np.inf)
+        self.hi = np.full(channels, -np.inf)
+        self.step = np.full(channels, np.inf)
+        self._last = np.empty((0, channels))                # the last two samples
+        self._part = np.zeros((0, channels), bool)          # held flags of the frame not yet whole
+
+    def feed(self, x: np.ndarray) -> np.ndarray:
+        """Samples in (samples x channels); the counts of each frame completed by them out (frames x channels)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.rails is not None:
+            held = (x <= self.rails[0]) | (x >= self.rails[1])
+        else:
+            k, c = len(self._last), x.shape[1]
+            ext = np.concatenate([np.full((2 - k, c), np.nan), self._last, x])   # nan: before the stream
+            one, two = ext[1:-1], ext[:-2]                         # the sample before each, and the one before that
+            hi = np.maximum.accumulate(np.concatenate([self.hi[None], x]))[1:]
+            lo = np.minimum.accumulate(np.concatenate([self.lo[None], x]))[1:]
+            jump = np.abs(x - one)
+            step = np.minimum.accumulate(np.concatenate([self.step[None], np.where(jump > 0, jump, np.inf)]))[1:]
+            held = (x == one) & (one == two) & ((x == hi) | (x == lo)) & (hi - lo >= CLIP_STEPS * step)
+            if len(x):
+                self.hi, self.lo, self.step, self._last = hi[-1], lo[-1], step[-1], ext[-2:]
+        flags = np.concatenate([self._part, held])
+        whole = len(flags) // self.h
+        self._part = flags[whole * self.h:]
+        return flags[:whole * self.h].reshape(whole, self.h, -1).sum(axis=1)

@@ -24,6 +24,15 @@ The physics it rests on, and nothing of one mattress:
   (a few percent of its size), and the leads shrink to LEFT_MARGIN times that: a
   sleeper whose strip reads them weakly still keeps a kick made while the other
   kicked.
+- A strip held at its ADC's rails no longer measures what moves it: a kick that
+  drives its own strip from rail to rail reads smaller there than it is, and the
+  filter, fitted on movements that did not clip, no longer says what is left of it
+  on the other strip (on one held-out bed, a fifth of it, where the fit said a
+  twentieth). The mattress passes at most 0.6 of a force across, so the strip held
+  at its rails more is the mover's. Where over a movement the other strip was held
+  there more, the frames it was held in (and PINNED_PAD either side) are the
+  other's, and of the rest this side keeps only a stretch where its strip leads by
+  PART_LEAD (both moved at once: she answers his kick while his strip still clips).
 - Through the mattress an empty side also carries the other's heartbeat, breath and
   (on load cells) part of their weight, so on its own it can look faintly
   occupied. But what crosses the mattress is the other's force through a linear
@@ -58,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from appliance.detection.clipping import HeldAtRails
 from appliance.detection.crosstalk import Crosstalk
 from appliance.detection.pipeline import BED_CHANGE_MARGIN_S, Events, StreamDetector, at_a_bed_change
 from appliance.detection.scoring import Movement, bed_periods, classify, in_any
@@ -75,6 +85,7 @@ STILL_PAD_S = 0.5         # and not this close to a movement on either strip
 WHOLE_LEAD = 1.2          # a movement is a side's if its strip carries this much more of it than the other
 LEFT_MARGIN = 3.0         # once the other's share is taken off, a lead of this many times what is left of it
 PART_LEAD = 1.5           # a stretch of a mixed one is, where its strip carries this much more (crosstalk <= 0.6)
+PINNED_PAD = 2            # and frames either side of it (the misfit lasts the filter's 0.24 s past the clipping)
 KEEP_FRAMES_S = 900.0     # frames of sustained activity kept for attribution
 CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of that side's from
 CHANGE_AFTER_S = 60.0     # this long before the window where it shows to this long after
@@ -189,6 +200,7 @@ class _Side:
     frames_start: int = 0                    # frame number of sus[0]
     sus: np.ndarray = None                   # sustained activity per frame, in the strip's units
     ratio: np.ndarray = None                 # sustained activity over its resting level, per frame
+    held: np.ndarray = None                  # samples its ADC held at a rail, per frame (from frames_start too)
     tracker_changes: list = None             # the side's own tracker's bed changes
     pending: list = None                     # its detector's movements not yet attributed
     owned: list = None                       # movements attributed to this side's sleeper, not yet sent
@@ -199,7 +211,7 @@ class _Side:
     tracker_in: bool = False
 
     def __post_init__(self):
-        self.sus, self.ratio = np.empty(0), np.empty(0)
+        self.sus, self.ratio, self.held = np.empty(0), np.empty(0), np.empty(0, int)
         self.tracker_changes, self.pending, self.owned, self.own = [], [], [], []
         self.moves: list[Movement] = []      # recent movements attributed to this side: where a bed change can be
 
@@ -228,6 +240,7 @@ class CoupleDetector:
                                            keep_frames=True, whole=True)) for _ in range(2)]
         self.fs = float(fs)
         self.frame_s = self.sides[0].det.frame_s
+        self._rails = HeldAtRails(2, self.sides[0].det.chans[0].h, rails)
         self.rhythm = OwnRhythm(self.fs)
         self.crosstalk = Crosstalk(self.fs)    # each side's detector reads its strip less the other's share
         self._shares: list[tuple[float, float] | None] = []   # per window judged: both unpredicted shares
@@ -267,7 +280,9 @@ class CoupleDetector:
         """Both strips' samples; `own`, when the caller has already separated them (`separate`)."""
         samples = np.asarray(samples, dtype=np.float64)
         own = self.separate(samples) if own is None else own
+        held = self._rails.feed(samples)
         for k, side in enumerate(self.sides):
+            side.held = np.concatenate([side.held, held[:, k]])
             self._take(side, side.det.feed(own[:, k], gap_samples, raw=samples[:, k]))
         self.rhythm.feed(samples)
         return self._release()
@@ -335,14 +350,16 @@ class CoupleDetector:
             return m          # the other strip (the other's share taken off) holds still: nobody else moved
         # with the other's share taken off, what is left of their movement on this strip is a small part
         # of it, measured (Crosstalk.fit_at): a lead a few times that is enough (margins tuned on TUNING nights)
+        # (not where the other strip was held at its ADC's rails: the fit is of movements that were not)
         left, sure = self.crosstalk.fit_at(k, int(m.onset_s * self.fs))
+        pinned = self._pinned(k, a, n)
         lead = min(1.0, LEFT_MARGIN * left) if sure else 1.0
-        if (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
+        if not pinned.any() and (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
             return m
         side = self.sides[k]
         ratio = side.ratio[max(a - side.frames_start, 0):max(b - side.frames_start, 0)][:n]
         best, run_start, longest = None, None, 0
-        for i, ahead in enumerate(np.append(mine >= lead * PART_LEAD * theirs, False)):
+        for i, ahead in enumerate(np.append((mine >= lead * PART_LEAD * theirs) & ~pinned, False)):
             if ahead and run_start is None:
                 run_start = i
             elif not ahead and run_start is not None:
@@ -359,6 +376,18 @@ class CoupleDetector:
         if kind is None:
             return None
         return Movement(onset, offset, kind, m.channels, m.peak)
+
+    def _pinned(self, k: int, a: int, n: int) -> np.ndarray:
+        """The n frames from frame a where the other strip was held at its rails more than strip k (and
+        PINNED_PAD frames either side), if over all of them it was held there more; else none."""
+        def held(side: _Side) -> np.ndarray:
+            h = side.held[max(a - side.frames_start, 0):][:n]
+            return np.pad(h, (0, n - len(h)))      # the stream's last part-frame has no count
+
+        mine, theirs = held(self.sides[k]), held(self.sides[1 - k])
+        if theirs.sum() <= mine.sum():
+            return np.zeros(n, bool)
+        return np.convolve(theirs > mine, np.ones(2 * PINNED_PAD + 1))[PINNED_PAD:PINNED_PAD + n] > 0
 
     def _judge(self, i: int, bands: tuple[np.ndarray, np.ndarray]) -> tuple[float, float, float, float] | None:
         """Window i's two unpredicted shares and powers (log10), from its still samples (None: too little was still)."""
@@ -537,5 +566,5 @@ class CoupleDetector:
         for side in self.sides:
             drop = keep_from - side.frames_start
             if drop > 0:
-                side.sus, side.ratio = side.sus[drop:], side.ratio[drop:]
+                side.sus, side.ratio, side.held = side.sus[drop:], side.ratio[drop:], side.held[drop:]
                 side.frames_start += drop
