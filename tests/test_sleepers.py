@@ -123,6 +123,46 @@ def test_a_kick_that_drives_its_own_strip_to_the_rails_stays_its_sleepers():
     assert prf(alex, hers)["recall"] >= 0.9
 
 
+def _bed_of(k: int, tracker: list, other_tracker: list, verdicts: list, moves: list) -> list:
+    """Side k's bed changes as CoupleDetector settles them from its tracker's changes, the other side's
+    tracker's, the own-rhythm verdicts and side k's own movements (the whole night known)."""
+    from appliance.detection.sleepers import CoupleDetector
+
+    det = CoupleDetector(250.0)
+    det.sides[k].tracker_changes, det.sides[1 - k].tracker_changes = tracker, other_tracker
+    det._verdicts = verdicts
+    det.sides[k].moves = [Movement(a, a + 1.0, "lm") for a in moves]
+    det._final = True
+    det._follow_own(k, 30_000.0)
+    return [(round(t), what) for t, what in det.sides[k].own]
+
+
+def test_a_body_lying_down_on_the_other_side_does_not_take_this_one_out():
+    """On load cells her weight coming onto the bed moves his strip's level: his tracker reads 'out'
+    seconds after hers reads 'in'. The rhythm says "two or none": a body came, none went."""
+    verdicts = [(0.0, "2"), (300.0, "0"), (2000.0, "2")]
+    own = _bed_of(0, [(100.0, "in"), (1995.0, "out")], [(1990.0, "in")], verdicts, [200.0, 1500.0])
+    assert own == [(100, "in")]
+
+
+def test_the_one_body_on_the_bed_getting_up_leaves_it_empty_whatever_its_tracker_says():
+    """He lay alone ("one body, on his strip"); then "two or none" while her tracker saw nobody come:
+    none. He got up at his last movement, though his own tracker (its level upset earlier) says in."""
+    verdicts = [(0.0, "2"), (300.0, "0"), (9000.0, "2")]
+    own = _bed_of(0, [(100.0, "in")], [(50.0, "in"), (250.0, "out")], verdicts, [200.0, 8950.0])
+    assert own == [(100, "in"), (8951, "out")]
+
+
+def test_a_sleeper_who_goes_on_moving_on_his_own_strip_is_still_in_bed():
+    """The rhythm may lose a lightly lying sleeper's heart ("one body, on the other strip"); his own
+    movements, stronger on his strip than on hers, say he is there."""
+    verdicts = [(0.0, "2"), (5000.0, "1")]
+    moving = [100.0, 4990.0, 5100.0, 5130.0, 5160.0]
+    assert _bed_of(0, [(90.0, "in")], [(80.0, "in")], verdicts, moving) == [(90, "in")]
+    # and once his movements stop, the same verdict takes him out at his last one
+    assert _bed_of(0, [(90.0, "in")], [(80.0, "in")], verdicts, [100.0, 4990.0]) == [(90, "in"), (4991, "out")]
+
+
 def test_after_other_counts_movements_within_ten_seconds_after_the_others_onset():
     theirs = [Movement(100.0, 102.0), Movement(500.0, 530.0, "large")]
     mine = [Movement(99.0, 100.5), Movement(100.0, 101.0), Movement(105.0, 106.0), Movement(110.0, 111.0),

@@ -49,11 +49,18 @@ The physics it rests on, and nothing of one mattress:
   "two or none" right after "one body, on the other strip" is none when the other's
   tracker saw them get up; and when the other's tracker sees them back while the
   verdict still says "two or none", it is two (this side came back first: none
-  to two is no change of verdict). A verdict moves anybody only once it has held
-  MIN_HOLD_S (a trip out of bed lasts longer; a sleeper lying lightly can let the
-  other's heart seem the only one for a window or two). And a change of who is in
-  bed is placed at a movement of that side's sleeper: nobody gets into or out of
-  bed without moving.
+  to two is no change of verdict). Likewise "two or none" right after "one body,
+  on this strip" is none when the other's tracker still sees nobody come (this
+  side's tracker may be wrong: see next). A tracker that says "out" seconds after
+  the other's said "in" read the other's weight arriving (on load cells it moves
+  this strip's level too): while the rhythm says "two or none", a body came and
+  none went. A verdict moves anybody only once it has held MIN_HOLD_S (a trip out
+  of bed lasts longer; a sleeper lying lightly can let the other's heart seem the
+  only one for a window or two). A change of who is in bed is placed at a movement
+  of that side's sleeper: nobody gets into or out of bed without moving. And nobody
+  is out of bed while their movements go on: movements that stand out on this strip
+  over the other are made by a body on this side, so the rhythm's "out" is not
+  taken when STILL_MOVING of them follow within MIN_HOLD_S.
 
 The band for that test is the heartbeat's, at 50 samples a second: two boxcars of
 1/50 s and 1/60 s null mains hum, a difference cuts the static load, and the mean
@@ -91,6 +98,7 @@ CHANGE_BEFORE_S = 300.0   # a change of own rhythm is placed at a movement of th
 CHANGE_AFTER_S = 60.0     # this long before the window where it shows to this long after
 SETTLE_S = 120.0          # a tracker's change is judged by the rhythm this long after it
 MIN_HOLD_S = 240.0        # a rhythm verdict counts once it has held this long (a trip out of bed lasts longer)
+STILL_MOVING = 2          # a side's own movements after the rhythm said it was empty that keep its sleeper in bed
 
 
 def heart_band(x: np.ndarray, fs: float) -> np.ndarray:
@@ -461,15 +469,17 @@ class CoupleDetector:
                     self._place(side, t, "in")
                 continue
             if what == "tracker":
-                side.tracker_in = new == "in"
                 # the rhythm as it settles after the tracker's change: the window it starts in still
                 # holds the empty bed before
                 verdict = _verdict_at(self._verdicts, t + SETTLE_S)
+                if new == "out" and verdict == "2" and self._other_came(k, t):
+                    continue     # the other lay down: their weight moved this strip, this sleeper did not leave
+                side.tracker_in = new == "in"
             else:
                 verdict = new
             want = side.tracker_in if verdict in (None, "2") else verdict == str(k)
-            if what == "rhythm" and verdict == "2" and want and self._other_left(k, t):
-                want = False     # the one body on the other strip got up: nobody is left, not two
+            if what == "rhythm" and verdict == "2" and want and (self._other_left(k, t) or self._left_alone(k, t)):
+                want = False     # the one body on the bed got up: nobody is left, not two
             state = "in" if want else "out"
             if state == side.own_state:
                 continue
@@ -481,18 +491,41 @@ class CoupleDetector:
 
     @staticmethod
     def _place(side: _Side, t: float, state: str) -> None:
-        """A change the rhythm brings, at a movement of this side's sleeper near t (none near: no change)."""
+        """A change the rhythm brings, at a movement of this side's sleeper near t (none near: no change).
+
+        Not out of bed while this side's sleeper goes on moving: movements that stand out on
+        this strip over the other are made by a body on this side (STILL_MOVING of them in the
+        MIN_HOLD_S after the verdict), whatever the rhythm could not tell apart.
+        """
         near = [m for m in side.moves if t - CHANGE_BEFORE_S <= m.onset_s and m.offset_s <= t + CHANGE_AFTER_S
                 and m.onset_s > (side.own[-1][0] if side.own else -1.0)]
-        if near:
-            side.own.append((near[0].onset_s if state == "in" else near[-1].offset_s, state))
-            side.own_state = state
+        if not near:
+            return
+        at = near[0].onset_s if state == "in" else near[-1].offset_s
+        if state == "out" and sum(at < m.onset_s <= t + MIN_HOLD_S for m in side.moves) >= STILL_MOVING:
+            return
+        side.own.append((at, state))
+        side.own_state = state
 
     def _other_left(self, k: int, t: float) -> bool:
         """At a rhythm verdict of "two or none" at time t that follows "one body, on the other strip":
         the other side's own tracker saw its sleeper get up (so none, not two: this side's tracker
         reads the strip with the other's share taken off, and an empty side's may never have changed)."""
         if _verdict_at(self._verdicts, t - 1e-6) != str(1 - k):
+            return False
+        return _verdict_at(self.sides[1 - k].tracker_changes, t + SETTLE_S) == "out"
+
+    def _other_came(self, k: int, t: float) -> bool:
+        """This side's tracker saw its sleeper leave at t, SETTLE_S or less after the other's tracker saw
+        theirs lie down: on load cells the weight that came onto the other side moves this strip's
+        level too, and the rhythm, saying "two or none", cannot tell; a body came, none went."""
+        return any(t - SETTLE_S <= when <= t and new == "in" for when, new in self.sides[1 - k].tracker_changes)
+
+    def _left_alone(self, k: int, t: float) -> bool:
+        """At a rhythm verdict of "two or none" at time t that follows "one body, on this strip": the
+        other side's tracker still sees nobody come, so this side's sleeper got up (none, not two),
+        whatever this side's own tracker says."""
+        if _verdict_at(self._verdicts, t - 1e-6) != str(k):
             return False
         return _verdict_at(self.sides[1 - k].tracker_changes, t + SETTLE_S) == "out"
 
