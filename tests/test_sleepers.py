@@ -123,6 +123,17 @@ def test_a_kick_that_drives_its_own_strip_to_the_rails_stays_its_sleepers():
     assert prf(alex, hers)["recall"] >= 0.9
 
 
+def test_a_strip_that_only_copies_the_other_is_empty_even_over_its_noise_floor():
+    """One body alone, heavily coupled: what the short filter leaves of it on the empty strip (share
+    -3.0, a thousandth) stands 1.1 decades over that strip's noise floor; it is still a copy."""
+    from appliance.detection.sleepers import bodies
+
+    floors = np.array([-6.5, -6.6])
+    assert bodies(np.array([-3.0, -0.6]), np.array([-5.4, -4.1]), floors) == "1"      # only strip 1's body
+    # a sleeper lying lightly (share 1 %, well over the floor) beside a heavy one is still there
+    assert bodies(np.array([-2.0, -0.6]), np.array([-4.4, -4.1]), floors) == "2"
+
+
 def _bed_of(k: int, tracker: list, other_tracker: list, verdicts: list, moves: list) -> list:
     """Side k's bed changes as CoupleDetector settles them from its tracker's changes, the other side's
     tracker's, the own-rhythm verdicts and side k's own movements (the whole night known)."""

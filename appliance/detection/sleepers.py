@@ -86,6 +86,7 @@ RHYTHM_RATE = 50.0        # samples per second of the heartbeat band
 LAGS = 5                  # the mattress as a linear filter: taps at -0.1..+0.1 s
 OWN_MIN = -1.25           # log10 of the unpredicted share over which a strip has a body of its own
 OWN_OVER_FLOOR = 1.0      # or log10 of its unpredicted power this far over the strip's lowest
+COPY_ONLY = -2.5          # (unless its share is under this: a copy, whatever its power)
 SMOOTH = 2                # a window's verdict: the median of it and this many valid windows each side
 MIN_STILL_S = 10.0        # a window is judged on at least this much still signal
 STILL_PAD_S = 0.5         # and not this close to a movement on either strip
@@ -158,11 +159,15 @@ def bodies(shares, powers, floors) -> str:
     the far lower share. So a share under OWN_MIN says one body, on the other strip
     ("0" or "1") -- unless that strip's own unpredicted power stands well over the
     lowest it has shown (its electrical noise, once it has been empty): a sleeper
-    lying lightly beside one lying heavily. Otherwise "2": a body on each, or nobody
-    (each strip's tracker tells which).
+    lying lightly beside one lying heavily. But a share under COPY_ONLY is a copy
+    whatever its power: what a short filter leaves of a strong body's signal across
+    the mattress stands over a quiet strip's noise too, and a sleeper's own heart,
+    however lightly they lie, is not a three-hundredth of the other's across the
+    mattress (their couplings to their own strips would differ eighteenfold).
+    Otherwise "2": a body on each, or nobody (each strip's tracker tells which).
     """
     low = int(np.argmin(shares))
-    if shares[low] < OWN_MIN and powers[low] < floors[low] + OWN_OVER_FLOOR:
+    if shares[low] < OWN_MIN and (powers[low] < floors[low] + OWN_OVER_FLOOR or shares[low] < COPY_ONLY):
         return "1" if low == 0 else "0"
     return "2"
 
