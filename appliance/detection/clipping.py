@@ -83,17 +83,37 @@ class HeldAtRails:
         if self.rails is not None:
             held = (x <= self.rails[0]) | (x >= self.rails[1])
         else:
-            k, c = len(self._last), x.shape[1]
-            ext = np.concatenate([np.full((2 - k, c), np.nan), self._last, x])   # nan: before the stream
-            one, two = ext[1:-1], ext[:-2]                         # the sample before each, and the one before that
-            hi = np.maximum.accumulate(np.concatenate([self.hi[None], x]))[1:]
-            lo = np.minimum.accumulate(np.concatenate([self.lo[None], x]))[1:]
-            jump = np.abs(x - one)
-            step = np.minimum.accumulate(np.concatenate([self.step[None], np.where(jump > 0, jump, np.inf)]))[1:]
-            held = (x == one) & (one == two) & ((x == hi) | (x == lo)) & (hi - lo >= CLIP_STEPS * step)
-            if len(x):
-                self.hi, self.lo, self.step, self._last = hi[-1], lo[-1], step[-1], ext[-2:]
+            held = np.zeros(x.shape, bool)
+            for c in range(x.shape[1]):
+                held[:, c] = self._held(np.ascontiguousarray(x[:, c]), c)
+            self._last = np.concatenate([self._last, x])[-2:]
         flags = np.concatenate([self._part, held])
         whole = len(flags) // self.h
         self._part = flags[whole * self.h:]
-        return flags[:whole * self.h].reshape(whole, self.h, -1).sum(axis=1)
+        if not whole:
+            return np.zeros((0, x.shape[1]), np.int64)
+        return np.add.reduceat(flags[:whole * self.h].view(np.uint8), np.arange(0, whole * self.h, self.h), axis=0,
+                               dtype=np.int64)
+
+    def _held(self, v: np.ndarray, c: int) -> np.ndarray:
+        """Channel c's samples held at its extreme so far (see the class), updating what it has seen."""
+        k = len(self._last)
+        ext = np.concatenate([np.full(2 - k, np.nan), self._last[:, c], v])     # nan: before the stream
+        one = ext[1:-1]                                 # the sample before each
+        jump = np.abs(v - one)
+        jump[~(jump > 0)] = np.inf                      # no step: the same value, or the stream's first sample
+        held = np.zeros(len(v), bool)
+        at = np.flatnonzero((v == one) & (one == ext[:-2]))          # third or later of a run of one value
+        if len(at):
+            # the extremes and the step up to each such sample: over the stretches that end at them
+            starts = np.concatenate([[0], at[:-1] + 1])
+            upto = slice(0, at[-1] + 1)
+            hi = np.maximum.accumulate(np.maximum(np.maximum.reduceat(v[upto], starts), self.hi[c]))
+            lo = np.minimum.accumulate(np.minimum(np.minimum.reduceat(v[upto], starts), self.lo[c]))
+            step = np.minimum.accumulate(np.minimum(np.minimum.reduceat(jump[upto], starts), self.step[c]))
+            value = v[at]
+            held[at] = ((value == hi) | (value == lo)) & (hi - lo >= CLIP_STEPS * step)
+        if len(v):
+            self.hi[c], self.lo[c] = max(self.hi[c], v.max()), min(self.lo[c], v.min())
+            self.step[c] = min(self.step[c], jump.min())
+        return held
