@@ -39,10 +39,14 @@ class ClipCounter:
                 self.step[c] = min(self.step[c], float(gaps.min()))
             if not np.isfinite(self.step[c]):
                 continue
-            mid = float(np.median(x))
+            mid = None
             for rail in (self.lo[c], self.hi[c]):
+                at = x == rail
+                if np.count_nonzero(at) < CLIP_RUN:
+                    continue            # most blocks: no run at either extreme, and no median to take
+                mid = float(np.median(x)) if mid is None else mid
                 if abs(rail - mid) >= CLIP_STEPS * self.step[c]:
-                    total += _in_runs(x == rail)
+                    total += _in_runs(at)
         return total
 
 
