@@ -3,9 +3,10 @@
 A night starts when someone gets into bed and ends when the bed has been empty for
 `night_gap_min` (a trip to the bathroom does not end it). It is keyed by the
 evening's date: the local date twelve hours before getting in, so 01:30 on the
-24th belongs to the night of the 23rd. Times inside a night are counted from its
-origin: the start of the recording session in which the night began, so a
-recording replayed through the daemon reads exactly as `analyze` reads it.
+24th belongs to the night of the 23rd. With two sleepers, one who gets in while the
+other's night is open joins its date: one bed, one night. Times inside a night are
+counted from its origin: the start of the recording session in which the night
+began, so a recording replayed through the daemon reads exactly as `analyze` reads it.
 """
 from __future__ import annotations
 
