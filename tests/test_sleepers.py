@@ -142,7 +142,7 @@ def _bed_of(k: int, tracker: list, other_tracker: list, verdicts: list, moves: l
     det = CoupleDetector(250.0)
     det.sides[k].tracker_changes, det.sides[1 - k].tracker_changes = tracker, other_tracker
     det._verdicts = verdicts
-    det.sides[k].moves = [Movement(a, a + 1.0, "lm") for a in moves]
+    det.sides[k].moves = [Movement(*a) if isinstance(a, tuple) else Movement(a, a + 1.0, "lm") for a in moves]
     det._final = True
     det._follow_own(k, 30_000.0)
     return [(round(t), what) for t, what in det.sides[k].own]
@@ -172,6 +172,14 @@ def test_a_sleeper_who_goes_on_moving_on_his_own_strip_is_still_in_bed():
     assert _bed_of(0, [(90.0, "in")], [(80.0, "in")], verdicts, moving) == [(90, "in")]
     # and once his movements stop, the same verdict takes him out at his last one
     assert _bed_of(0, [(90.0, "in")], [(80.0, "in")], verdicts, [100.0, 4990.0]) == [(90, "in"), (4991, "out")]
+
+
+def test_a_sleeper_back_in_bed_lay_down_with_the_strongest_movement_near_not_the_first():
+    """Back from a trip out: a stray weak movement on his strip three minutes before he lay down
+    is not when he came back."""
+    verdicts = [(0.0, "2"), (5000.0, "1"), (6330.0, "2")]
+    moves = [(4990.0, 4991.0, "lm", 1, 8.0), (6150.0, 6150.8, "lm", 1, 4.0), (6332.0, 6338.0, "large", 1, 60.0)]
+    assert _bed_of(0, [(90.0, "in")], [(80.0, "in")], verdicts, moves) == [(90, "in"), (4991, "out"), (6332, "in")]
 
 
 def test_after_other_counts_movements_within_ten_seconds_after_the_others_onset():

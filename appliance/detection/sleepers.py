@@ -57,7 +57,8 @@ The physics it rests on, and nothing of one mattress:
   none went. A verdict moves anybody only once it has held MIN_HOLD_S (a trip out
   of bed lasts longer; a sleeper lying lightly can let the other's heart seem the
   only one for a window or two). A change of who is in bed is placed at a movement
-  of that side's sleeper: nobody gets into or out of bed without moving. And nobody
+  of that side's sleeper: nobody gets into or out of bed without moving (lying down
+  is the strongest movement near, getting up the last). And nobody
   is out of bed while their movements go on: movements that stand out on this strip
   over the other are made by a body on this side, so the rhythm's "out" is not
   taken when STILL_MOVING of them follow within MIN_HOLD_S.
@@ -506,7 +507,8 @@ class CoupleDetector:
                 and m.onset_s > (side.own[-1][0] if side.own else -1.0)]
         if not near:
             return
-        at = near[0].onset_s if state == "in" else near[-1].offset_s
+        # getting in is the strongest movement near (lying down), getting out the last one
+        at = max(near, key=lambda m: m.peak).onset_s if state == "in" else near[-1].offset_s
         if state == "out" and sum(at < m.onset_s <= t + MIN_HOLD_S for m in side.moves) >= STILL_MOVING:
             return
         side.own.append((at, state))
