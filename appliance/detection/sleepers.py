@@ -58,10 +58,10 @@ The physics it rests on, and nothing of one mattress:
   of bed lasts longer; a sleeper lying lightly can let the other's heart seem the
   only one for a window or two). A change of who is in bed is placed at a movement
   of that side's sleeper: nobody gets into or out of bed without moving (lying down
-  is the strongest movement near, getting up the last). And nobody
-  is out of bed while their movements go on: movements that stand out on this strip
-  over the other are made by a body on this side, so the rhythm's "out" is not
-  taken when STILL_MOVING of them follow within MIN_HOLD_S.
+  is the strongest movement near, getting up the last). And nobody is out of bed
+  while their movements go on: movements that stand out on this strip over the
+  other are made by a body on this side, so the rhythm's "out" is not taken when
+  STILL_MOVING of them follow within MIN_HOLD_S.
 
 The band for that test is the heartbeat's, at 50 samples a second: two boxcars of
 1/50 s and 1/60 s null mains hum, a difference cuts the static load, and the mean
