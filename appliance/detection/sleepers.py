@@ -484,7 +484,7 @@ class CoupleDetector:
             else:
                 verdict = new
             want = side.tracker_in if verdict in (None, "2") else verdict == str(k)
-            if what == "rhythm" and verdict == "2" and want and (self._other_left(k, t) or self._left_alone(k, t)):
+            if what == "rhythm" and verdict == "2" and want and self._one_body_left(k, t):
                 want = False     # the one body on the bed got up: nobody is left, not two
             state = "in" if want else "out"
             if state == side.own_state:
@@ -514,11 +514,13 @@ class CoupleDetector:
         side.own.append((at, state))
         side.own_state = state
 
-    def _other_left(self, k: int, t: float) -> bool:
-        """At a rhythm verdict of "two or none" at time t that follows "one body, on the other strip":
-        the other side's own tracker saw its sleeper get up (so none, not two: this side's tracker
-        reads the strip with the other's share taken off, and an empty side's may never have changed)."""
-        if _verdict_at(self._verdicts, t - 1e-6) != str(1 - k):
+    def _one_body_left(self, k: int, t: float) -> bool:
+        """At a rhythm verdict of "two or none" at time t that follows "one body" (on either strip): the
+        other side's own tracker sees nobody there, so the one body got up, or nobody came beside it
+        (none, not two). If the one body was the other's, their tracker saw them get up; this side's
+        reads the strip with the other's share taken off, and an empty side's may never have changed.
+        If it was this side's, nobody came to the other side, whatever this side's own tracker says."""
+        if _verdict_at(self._verdicts, t - 1e-6) not in ("0", "1"):
             return False
         return _verdict_at(self.sides[1 - k].tracker_changes, t + SETTLE_S) == "out"
 
@@ -527,14 +529,6 @@ class CoupleDetector:
         theirs lie down: on load cells the weight that came onto the other side moves this strip's
         level too, and the rhythm, saying "two or none", cannot tell; a body came, none went."""
         return any(t - SETTLE_S <= when <= t and new == "in" for when, new in self.sides[1 - k].tracker_changes)
-
-    def _left_alone(self, k: int, t: float) -> bool:
-        """At a rhythm verdict of "two or none" at time t that follows "one body, on this strip": the
-        other side's tracker still sees nobody come, so this side's sleeper got up (none, not two),
-        whatever this side's own tracker says."""
-        if _verdict_at(self._verdicts, t - 1e-6) != str(k):
-            return False
-        return _verdict_at(self.sides[1 - k].tracker_changes, t + SETTLE_S) == "out"
 
     def _lasting(self, verdicts: list[tuple[float, str]]) -> list[tuple[float, str]]:
         """The verdicts that held at least MIN_HOLD_S (or still hold): a blip of a window or two, where a
