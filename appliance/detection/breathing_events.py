@@ -17,6 +17,8 @@ EVENT_MIN_S = 10.0          # a breathing event lasts at least this long (DESIGN
 EVENT_DEPTH = 0.5           # breathing under this share of the sleeper's own level just before
 BASELINE_S = 120.0          # "just before": the level over the two minutes before...
 EVENT_BRIDGE_S = 1.0        # a blip this short does not end an event
+TRANSITION_S = 1.0          # an event's edges are looked for this far out from where it crossed the bar
+RECOVERY_LOOK_S = 4.0       # the breaths that end an event: in this long after it
 
 
 def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -28,6 +30,12 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     movement hides the breathing under it: its seconds are neither an event nor a level, and an
     event running into one ends at its onset (the arousal that ends a pause often moves the legs,
     so an event that holds a movement near its end is still an event).
+
+    Half the level finds an event; its edges are where the breathing is midway between the
+    depth inside it and the depth outside, as a scorer marks one from the last normal breath to
+    the first recovery breath. The bar alone would place them by how deep the event is: a
+    shallow stretch (a third of the level) crosses it late in its fall, and the deep recovery
+    breaths cross it early in their rise, so such an event came out a second short.
     """
     if not minutes:
         return []
@@ -50,15 +58,39 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
             continue
         bar = EVENT_DEPTH * level[a]
         b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS))
+        inside = float(np.median(depth[a:b][known[a:b]]))
+        start = _midway_back(depth, known, a, (inside + level[a]) / 2, i)
         end = float(t[b - 1] + 1 / BREATH_FS)
         if b < len(known) and not known[b]:
             # it ran into a movement: the pause lasted until the movement began
             end = max(end, min((m.onset_s for m in movements
                                 if m.onset_s - MOVEMENT_MARGIN_S <= t[b] < m.offset_s + MOVEMENT_MARGIN_S), default=end))
-        if end - float(t[a]) >= EVENT_MIN_S:
-            events.append((round(float(t[a]), 2), round(end, 2)))
+        elif b < len(known):
+            look = slice(b, b + int(RECOVERY_LOOK_S * BREATH_FS))
+            after = depth[look][known[look]]
+            if len(after):
+                b = _midway_on(depth, known, b, (inside + float(after.max())) / 2)
+                end = float(t[b - 1] + 1 / BREATH_FS)
+        if end - float(t[start]) >= EVENT_MIN_S:
+            events.append((round(float(t[start]), 2), round(end, 2)))
         i = b
     return events
+
+
+def _midway_back(depth, known, a: int, mid: float, lo: int) -> int:
+    """From an event's first sample back to where the breathing was still over `mid` (not before `lo`)."""
+    lo = max(lo, a - int(TRANSITION_S * BREATH_FS))
+    while a > lo and known[a - 1] and depth[a - 1] < mid:
+        a -= 1
+    return a
+
+
+def _midway_on(depth, known, b: int, mid: float) -> int:
+    """From just past an event's last sample on to where the breathing has come back over `mid`."""
+    hi = min(len(depth), b + int(TRANSITION_S * BREATH_FS))
+    while b < hi and known[b] and depth[b] < mid:
+        b += 1
+    return b
 
 
 LEVEL_BLOCK_S = 10.0

@@ -1,0 +1,40 @@
+"""Breathing events from the breathing envelope: the level they are measured against and where they begin and end."""
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.detection.breathing_events import breathing_events
+from appliance.detection.vitals import BREATH_FS, Minute
+
+
+def _minutes(depth: np.ndarray) -> list[Minute]:
+    per = int(60 * BREATH_FS)
+    return [Minute(60.0 * k, None, None, np.full(60, np.nan), depth[k * per:(k + 1) * per]) for k in range(len(depth) // per)]
+
+
+def _ramp_to(depth: np.ndarray, t_s: float, value: float, ramp_s: float = 1.0) -> None:
+    """From t_s on, the depth goes to `value`, over ramp_s centred on t_s (breathing fades over a breath)."""
+    i = int(t_s * BREATH_FS)
+    half = int(ramp_s * BREATH_FS / 2)
+    before = depth[i - half - 1]
+    depth[i - half:i + half] = np.linspace(before, value, 2 * half + 2)[1:-1]
+    depth[i + half:] = value
+
+
+def _episode(events: list[tuple[float, float]], inside: float, minutes: int = 12) -> np.ndarray:
+    """Breathing at the sleeper's own depth 1, events at `inside`, each ended by two deep recovery breaths."""
+    depth = np.ones(int(minutes * 60 * BREATH_FS))
+    for a, b in events:
+        _ramp_to(depth, a, inside)
+        _ramp_to(depth, b, 2.5)
+        _ramp_to(depth, b + 8.0, 1.0)
+    return depth
+
+
+def test_a_shallow_event_ends_at_the_first_deep_breath_and_begins_at_the_last_normal_one():
+    # half the level alone is crossed late in a fall to a third and early in a rise to 2.5 times
+    true = [(300.0, 311.0)]
+    found = breathing_events(_minutes(_episode(true, inside=0.35)), [], [(0.0, 720.0)])
+    assert len(found) == 1
+    (a, b), = found
+    assert abs(a - 300.0) <= 0.3 and abs(b - 311.0) <= 0.3
