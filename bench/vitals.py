@@ -7,8 +7,9 @@ Per night, through `analyze` as a household runs it (detected movements and bed,
   the still minutes in bed (wholly in the truth's bed, no true movement within 2 s),
   and the share of those minutes that have a heart rate; the same for breathing
   (minutes holding a breathing event left out: their rate is not one rate);
-- breathing events: F1 by overlap, events per hour against the truth's, and events
-  an hour on nights without any;
+- breathing events: F1 by overlap, events per hour against the truth's, events an
+  hour on nights without any, and how far their edges sit from the truth's (the
+  WASM window for respiratory-related movements runs from an event's end);
 - respiratory-related leg movements: F1 of the flag over the leg movements found,
   and the PLMI with them left out against the truth's (the truth scored by the same
   rules with the true events).
@@ -103,7 +104,17 @@ def score(job) -> dict:
             "found_events": len(det_events), "resp": prf(found_resp, true_resp),
             "plmi": res.summary["plmi"], "true_plmi": tres.summary["plmi"],
             "plmi_with": res.summary["plmi_with_respiratory"], "true_plmi_with": tres.summary["plmi_with_respiratory"],
-            "rise": (res.heart_response or {}).get("other")}
+            "rise": (res.heart_response or {}).get("other"), "edges": edge_offsets(det_events, true_events)}
+
+
+def edge_offsets(found, true) -> list[tuple[float, float]]:
+    """(start, end) of each event found less the one true event it overlaps: where the edges sit."""
+    out = []
+    for a, b in found:
+        match = [(c, d) for c, d in true if c < b and d > a]
+        if len(match) == 1:
+            out.append((a - match[0][0], b - match[0][1]))
+    return out
 
 
 def strap_median(path: Path) -> float:
@@ -162,6 +173,10 @@ def main() -> int:
         plmi_err = [abs(r["plmi"] - r["true_plmi"]) for r in with_ev if r["plmi"] is not None]
         print(f"  nights with events ({len(with_ev)}): event F1 {f1:.2f} (target >= 0.8); respiratory LM F1 {rf1:.2f} "
               f"(target >= 0.95); PLMI error max {max(plmi_err):.1f} /h (target <= 1.5)")
+        edges = np.array([e for r in with_ev for e in r["edges"]]).reshape(-1, 2)
+        if len(edges):
+            print(f"    event edges less the true ones, median: start {np.median(edges[:, 0]):+.2f} s, end "
+                  f"{np.median(edges[:, 1]):+.2f} s ({len(edges)} events; the WASM window runs from the end)")
     if without:
         worst = max(r["found_events"] / max(r["hours"], 1e-9) for r in without)
         print(f"  nights without events ({len(without)}): at most {worst:.2f} events an hour found (target <= 1)")
