@@ -126,3 +126,24 @@ def test_a_known_empty_bed_is_not_overwritten_by_a_sleeper(tmp_path):
     changes = ev.bed_changes + ev2.bed_changes
     assert changes == [(0.0, "in")]
     assert det.bed.empty_ref == ref
+
+
+def test_a_stop_between_gathered_stretches_loses_no_signal(tmp_path):
+    # detection takes the blocks ten seconds at a time; a stop after 37 of them still scores all 37
+    rec, _ = cached_night(0.5, 31, "piezo12")
+    clock = [0.0]
+    store = Store(tmp_path / "k.db")
+    daemon = None
+
+    class StopsAfter37(BlockSource):
+        def __iter__(self):
+            for k, block in enumerate(super().__iter__()):
+                if k == 36:
+                    daemon.stop()       # SIGTERM while the 37th block is read: the daemon takes it, then stops
+                yield block
+
+    daemon = Daemon(Config(), StopsAfter37(rec, clock), store, finite=True, monotonic=lambda: clock[0],
+                    wall=lambda: 1.7e9)
+    report = daemon.run()
+    assert report.samples == 37 * int(rec.fs) and report.stream_s == 37.0
+    store.close()
