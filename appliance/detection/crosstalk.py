@@ -48,7 +48,8 @@ RESIDUAL = 4.0         # ...fits unless the misfit is over this many times this 
 REST_BLOCKS = 60       # resting power: the median block power over the last minute
 KEEP_SECONDS = 1200    # the fit uses at most this many of the latest such blocks
 MIN_SECONDS = 10       # and needs at least this many
-SURE_SECONDS = 120     # a fit on this many is sure enough to judge a movement by (fit_at())
+SURE_SECONDS = 30      # a fit on this many is sure enough to judge a movement by (fit_at()): what it leaves
+                       # is then a median over half a minute of blocks (tuned: 120, 60, 30, 15 on the TUNING nights)
 REFIT_S = 60.0
 FADE_S = 30.0
 ITERATIONS = 3

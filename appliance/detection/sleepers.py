@@ -19,7 +19,7 @@ The physics it rests on, and nothing of one mattress:
   WHOLE_LEAD over all of it (both strips of one kit read through matched front
   ends). When both move at once, each strip's detector finds activity on its strip,
   and each side keeps the stretch where its own strip leads by PART_LEAD, more than
-  crosstalk can bring. Once the filter is sure (fitted on two minutes of the other's
+  crosstalk can bring. Once the filter is sure (fitted on half a minute of the other's
   movement), what is left of the other's movement on this strip is measured too
   (a few percent of its size), and the leads shrink to LEFT_MARGIN times that: a
   sleeper whose strip reads them weakly still keeps a kick made while the other
