@@ -2,7 +2,8 @@
 
 It tells systemd it is ready once the source and the store are open, and pings the
 watchdog only from the loop that has just taken a block of samples (proof of
-progress, not of being alive). Writes are committed at most every
+progress, not of being alive). Blocks are gathered to 10 s of signal before
+detection takes them (`_Gathered`): it works in such chunks anyway. Writes are committed at most every
 `flush_interval_s`; SIGTERM ends the loop, flushes and exits cleanly.
 """
 from __future__ import annotations
