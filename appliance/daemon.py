@@ -3,8 +3,9 @@
 It tells systemd it is ready once the source and the store are open, and pings the
 watchdog only from the loop that has just taken a block of samples (proof of
 progress, not of being alive). Blocks are gathered to 10 s of signal before
-detection takes them (`_Gathered`): it works in such chunks anyway. Writes are committed at most every
-`flush_interval_s`; SIGTERM ends the loop, flushes and exits cleanly.
+detection takes them (`_Gathered`): it works in such chunks anyway. Writes are
+committed at most every `flush_interval_s`; SIGTERM ends the loop, flushes and
+exits cleanly.
 """
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ class _Gathered:
     length (two strips' unmixing most of all), and fed the source's 1-s blocks one by one, the
     two-strip daemon spent more on the calls than on the signal. Same movements in any gathering."""
 
-    def __init__(self, size: int):
-        self.size = size
+    def __init__(self, fs: float):
+        self.fs = fs
+        self.size = int(GATHER_S * fs)
         self.blocks: list[Block] = []
         self.n = 0
 
@@ -65,9 +67,9 @@ class _Gathered:
         self.blocks, self.n = [], 0
         return samples, gaps
 
-    def end_s(self, detected_s: float, fs: float) -> float:
+    def end_s(self, detected_s: float) -> float:
         """Stream time at the end of what is gathered, detected or not."""
-        return detected_s + self.n / fs
+        return detected_s + self.n / self.fs
 
 
 @dataclass
@@ -157,7 +159,7 @@ class Daemon:
                 b.add_minutes(minutes)
             self._publish_closed(books)
 
-        gathered = _Gathered(int(GATHER_S * src.fs))
+        gathered = _Gathered(src.fs)
         self.notifier.ready(f"reading {self.source_name}")
         try:
             for block in self._blocks():
@@ -172,7 +174,7 @@ class Daemon:
                     self._publish_last_nights(books)
                 if raw is not None:
                     try:
-                        raw.append(block.samples, book.origin_utc + gathered.end_s(det.end_s, src.fs))
+                        raw.append(block.samples, book.origin_utc + gathered.end_s(det.end_s))
                     except OSError as e:
                         self._say(f"raw signal no longer kept: {e}")
                         raw = None

@@ -18,6 +18,11 @@ CLIP_RUN = 3        # identical samples in a row at the extreme
 CLIP_STEPS = 30     # the extreme at least this many ADC steps from the median
 
 
+def at_rails(x: np.ndarray, rails: tuple[float, float]) -> np.ndarray:
+    """Samples at or past an ADC's known rails: clipped, for a live ADC whose rails are known."""
+    return (x <= rails[0]) | (x >= rails[1])
+
+
 class ClipCounter:
     """Per channel: the extremes seen so far and the ADC's step, and the samples held at either."""
 
@@ -86,7 +91,7 @@ class HeldAtRails:
         """Samples in (samples x channels); the counts of each frame completed by them out (frames x channels)."""
         x = np.asarray(x, dtype=np.float64)
         if self.rails is not None:
-            held = (x <= self.rails[0]) | (x >= self.rails[1])
+            held = at_rails(x, self.rails)
         else:
             held = np.zeros(x.shape, bool)
             for c in range(x.shape[1]):

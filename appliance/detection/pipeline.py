@@ -14,7 +14,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from appliance.detection.clipping import ClipCounter
+from appliance.detection.clipping import ClipCounter, at_rails
 from appliance.detection.detector import ChannelDetector, Tick
 from appliance.detection.errors import CannotMeasure
 from appliance.detection.occupancy import BedTracker, QuietState
@@ -116,8 +116,7 @@ class StreamDetector:
         self.health.samples += samples.shape[0]
         self.health.gap_samples += gap_samples
         if self.rails is not None:
-            lo, hi = self.rails
-            self.health.clipped_samples += int(np.count_nonzero((readings <= lo) | (readings >= hi)))
+            self.health.clipped_samples += int(np.count_nonzero(at_rails(readings, self.rails)))
         else:
             self.health.clipped_samples += self._clips.count(readings)
         for c, det in enumerate(self.chans):
