@@ -6,6 +6,7 @@ import pytest
 
 from appliance.detection.analysis import analyze_signal
 from appliance.config import Config
+from sensor.simulator import World, simulate_night
 from sensor.simulator import _lowpass as mattress_lowpass
 from tests.conftest import cached_night
 
@@ -188,6 +189,21 @@ def test_strong_heartbeats_beside_a_short_kick_do_not_hide_it():
         x[i:i + len(beat)] += beat
     (onset, offset, kind), = movements(x)
     assert kind == "lm" and abs(onset - 200) <= 0.4 and abs(offset - 200.9) <= 0.7
+
+
+def test_short_weak_kicks_that_reverse_their_force_are_found_whole():
+    """Kicks of 0.5-1.2 s at 2.2-4x the heartbeat, band-limited force that reverses several times a
+    second: a frame that holds a reversal changes little and once cut such a kick under 0.5 s."""
+    world = World(kick_seconds=(0.5, 1.2), kick_strength=(2.2, 4.0), imi=(15.0, 25.0))
+    rec, truth = simulate_night(1.5, 201, "severe", world=world)
+    start, end = 2050.0, 2770.0                 # twelve minutes of a dense series
+    x = rec.signal[int(start * rec.fs):int(end * rec.fs)]
+    found = [(m.onset_s + start, m.offset_s + start) for m in analyze_signal(x, rec.fs).movements if m.kind == "lm"]
+    kicks = [(a, b) for a, b in truth.lms if start + 40 < a and b < end]
+    assert len(kicks) == 29
+    missed = [(a, b) for a, b in kicks if not any(c < b and d > a for c, d in found)]
+    assert len(missed) <= 2                     # 6 when a quiet frame ended a kick's edges
+    assert all(any(a < d and b > c for a, b in truth.lms) for c, d in found)     # none extra
 
 
 def test_deep_breathing_is_not_movement():
