@@ -80,7 +80,8 @@ SUS_HALF = 3               # sustained activity: the median of 2 x 3 + 1 frames 
 SUS_REST_PERCENTILE = 0.5  # resting level: the median of per-second maxima of sustained activity
 BACKTRACK_FRAMES = 10      # how far before the trigger a movement's onset is looked for
 EDGE_FRAMES = 3            # a movement's ends: its loud frames, growing at most this many frames a side
-BRIDGE_PAST = 1            # one quiet frame inside them is bridged up to this many frames past the found stretch
+BRIDGE_PAST = 1            # one still frame inside them is bridged up to this many frames past the found stretch
+REVERSAL_BELOW = 1.0       # a still frame: its activity under this many times the resting level
 KEEP_FRAMES = 6000         # at most ten minutes of activity kept for an open movement
 # stillness, for bed tracking and health
 ENV_HALF = 5               # envelope window: 2 x 5 + 1 frames, about a heartbeat
@@ -584,28 +585,32 @@ class ChannelDetector:
         lift the activity to, which the resting level measures. So the quiet frames at
         either end go (a twitch found with a heartbeat's lull is the twitch alone),
         and loud frames next to it join, but at most EDGE_FRAMES a side: beyond that a
-        loud frame is the next heartbeat's. One quiet frame between loud ones does not end
+        loud frame is the next heartbeat's. One still frame between loud ones does not end
         a movement: a leg that swings or shakes reverses its force two to eight times a
-        second, and the frame that holds a reversal changes little (its difference is near
-        zero) while the leg is still moving. Before, such a frame cut a short kick's loud
-        frames off and left it under half a second. But a loud frame past a quiet one joins
-        only up to BRIDGE_PAST frames outside the stretch the sustained activity found:
-        further out, a twitch of 0.15 s would take in the heartbeat after it.
+        second, and the frame that holds a reversal changes less than the body at rest
+        does (under the resting level) while the leg is still moving. Before, such a frame
+        cut a short kick's loud frames off and left it under half a second. A frame that is
+        only weaker is no reversal: at a kick's end it is the kick fading, and a loud frame
+        after it a heartbeat or the turn of a deep breath. And a loud frame past a still one
+        joins only up to BRIDGE_PAST frames outside the stretch the sustained activity
+        found: further out, a twitch of 0.15 s would take in the heartbeat after it.
         """
         buf, base = self._act_buf, self._sus_start
         lo, hi = max(onset - EDGE_FRAMES, base), min(offset + EDGE_FRAMES, base + len(buf))
         if hi - lo < 1 or onset >= hi:
             return onset, offset
-        loud = buf[lo - base:hi - base] > self._onset_rest * (1.0 + self.cfg.offset_margin)
+        acts = buf[lo - base:hi - base]
+        loud = acts > self._onset_rest * (1.0 + self.cfg.offset_margin)
+        still = acts < self._onset_rest * REVERSAL_BELOW       # a reversal: less change than the body at rest
         inside = np.flatnonzero(loud[onset - lo:max(offset, onset + 1) - lo]) + onset - lo
         if not len(inside):
             return onset, offset
         a, b = int(inside[0]), int(inside[-1])
-        reach_lo = max(onset - lo - BRIDGE_PAST, 0)                   # a quiet frame is bridged in here
+        reach_lo = max(onset - lo - BRIDGE_PAST, 0)                   # a still frame is bridged in here
         reach_hi = min(offset - 1 - lo + BRIDGE_PAST, len(loud) - 1)
-        while a > 0 and (loud[a - 1] or (a - 2 >= reach_lo and loud[a - 2])):
+        while a > 0 and (loud[a - 1] or (a - 2 >= reach_lo and still[a - 1] and loud[a - 2])):
             a -= 1 if loud[a - 1] else 2
-        while b < len(loud) - 1 and (loud[b + 1] or (b + 2 <= reach_hi and loud[b + 2])):
+        while b < len(loud) - 1 and (loud[b + 1] or (b + 2 <= reach_hi and still[b + 1] and loud[b + 2])):
             b += 1 if loud[b + 1] else 2
         return lo + a, lo + b       # with the frame before (_close): from centre to centre, b - a + 1 frames
 
