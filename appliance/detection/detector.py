@@ -35,9 +35,10 @@ The signal chain, and why each step:
 7. Edges by each frame's own activity: a movement's loud frames are those over
    rest x (1 + offset_margin), inside the stretch the sustained activity found or
    up to 0.3 s past it (a median of seven frames leaves the first and last loud
-   frames of a short kick out). A frame's activity is the change from the frame
-   before to it, so the movement ran from the centre of the frame before the
-   first loud one to the centre of the last: as long as its loud frames, counted.
+   frames of a short kick out), across one still frame where the leg reverses its
+   force. A frame's activity is the change from the frame before to it, so the
+   movement ran from the centre of the frame before the first loud one to the
+   centre of the last: as long as its frames from the first loud one to the last.
    (The energy of the ends, which this replaced, cut a short kick's weak last
    frames; counting one frame more made half a second of a heartbeat that fell
    on a breath's turn, or on the other sleeper's heart.)
