@@ -602,17 +602,18 @@ class ChannelDetector:
             return onset, offset
         acts = buf[lo - base:hi - base]
         loud = acts > self._onset_rest * (1.0 + self.cfg.offset_margin)
-        still = acts < self._onset_rest * REVERSAL_BELOW       # a reversal: less change than the body at rest
+        still = acts < self._onset_rest * REVERSAL_BELOW       # less change than the body at rest
         inside = np.flatnonzero(loud[onset - lo:max(offset, onset + 1) - lo]) + onset - lo
         if not len(inside):
             return onset, offset
+        # a still frame with a loud one either side, all within BRIDGE_PAST of the stretch, is the leg reversing
+        k = np.arange(max(onset - lo - BRIDGE_PAST, 0) + 1, min(offset - 1 - lo + BRIDGE_PAST, len(loud) - 1))
+        loud[k] |= still[k] & loud[k - 1] & loud[k + 1]
         a, b = int(inside[0]), int(inside[-1])
-        reach_lo = max(onset - lo - BRIDGE_PAST, 0)                   # a still frame is bridged in here
-        reach_hi = min(offset - 1 - lo + BRIDGE_PAST, len(loud) - 1)
-        while a > 0 and (loud[a - 1] or (a - 2 >= reach_lo and still[a - 1] and loud[a - 2])):
-            a -= 1 if loud[a - 1] else 2
-        while b < len(loud) - 1 and (loud[b + 1] or (b + 2 <= reach_hi and still[b + 1] and loud[b + 2])):
-            b += 1 if loud[b + 1] else 2
+        while a > 0 and loud[a - 1]:
+            a -= 1
+        while b < len(loud) - 1 and loud[b + 1]:
+            b += 1
         return lo + a, lo + b       # with the frame before (_close): from centre to centre, b - a + 1 frames
 
     def _fast_of(self, onset: int, offset: int) -> float | None:
