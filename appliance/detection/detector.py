@@ -98,10 +98,14 @@ FREEZE_OVER_FLOOR = 2.0    # only if it began with the level over this many time
 THAW_S = 10.0              # it thaws once its activity has been calm this long: under THAW_RATIO x the
 THAW_RATIO = 5.0           # frozen level, or under the movement's peak / THAW_DROP
 THAW_DROP = 10.0
-RUN_TICKS = 64             # resting levels are worked out this many ticks ahead at a time
 
 
 STEP_EVERY = 5             # frames apart that the ADC's step is looked for in
+
+
+def _tick_end(frame: int) -> int:
+    """The frame just past the end of the tick that holds `frame` (frames from a tick's start)."""
+    return (frame // FRAMES_PER_TICK + 1) * FRAMES_PER_TICK
 
 
 def quantization_floor(step: float, h: int) -> float:
@@ -367,8 +371,9 @@ class ChannelDetector:
 
         Resting levels come from past ticks only, and not from the ticks of a movement
         (`_frozen`): the ticks are worked through in runs within which the resting
-        levels are known in advance: up to the tick where a movement opens, or, inside
-        one, up to the tick where it closes.
+        levels are known in advance: up to the tick where a movement has lasted long
+        enough to freeze them, or, inside a frozen one, up to the tick where it closes.
+        A leg movement opens and closes inside a run: its ticks join the levels as any.
         """
         self._env = np.concatenate([self._env, env])
         at = self._frame_no - self._sus_start
@@ -449,7 +454,7 @@ class ChannelDetector:
                 j = k + int(thawed[0]) + self.thaw_ticks - self._calm_ticks
             rests[:, k:j] = np.array([self._still_rest, self._sus_rest, self._fast_rest])[:, None]
         else:
-            j = min(nt, k + RUN_TICKS)
+            j = nt
             if self._in_event and self._onset_freezes:   # a movement not yet long enough to freeze
                 grown = self._onset + int(np.ceil(FREEZE_AFTER_S / self.frame_s))
                 if grown > self._frame_no:
@@ -515,8 +520,10 @@ class ChannelDetector:
                     stop: bool = False) -> int:
         """Onsets above the onset margin; offsets at the start of `quiet_frames` under the offset one.
 
-        With `stop`, only up to the end of the tick in which a movement opens, or (inside
-        one) closes: the resting levels after it depend on it. Returns the frames taken.
+        With `stop`, only up to the end of the tick after which the resting levels take
+        another course (`_frozen`): where a movement that began over the ADC's floor has
+        lasted FREEZE_AFTER_S, or where a frozen one closes. A movement that opens or
+        closes short of that changes nothing in them. Returns the frames taken.
         """
         above = ratio > 1.0 + self.cfg.onset_margin
         below = ratio < 1.0 + self.cfg.offset_margin
@@ -527,10 +534,9 @@ class ChannelDetector:
         run[last_loud == -1] += self._quiet_run   # quiet carried over from the last chunk
         onsets = np.flatnonzero(above)
         ends = np.flatnonzero(run >= self.quiet_frames)
-        if stop:
-            change = ends[:1] if self._in_event else onsets[:1]
-            if len(change):
-                n = min(n, (int(change[0]) // FRAMES_PER_TICK + 1) * FRAMES_PER_TICK)
+        frozen = stop and self._frozen()
+        if frozen and len(ends):
+            n = min(n, _tick_end(int(ends[0])))
         i = 0
         while i < n:
             if not self._in_event:
@@ -542,8 +548,14 @@ class ChannelDetector:
                 self._onset_rest = float(rest[i])
                 self._onset_fast_rest = float(fast_rest[i])
                 self._onset_freezes = bool(rest[i] > FREEZE_OVER_FLOOR * floor[i])
+            upto = n
+            if stop and not frozen and self._onset_freezes:
+                grows = self._onset + int(np.ceil(FREEZE_AFTER_S / self.frame_s)) - self._frame_no
+                if grows > 0:       # it freezes in the tick that holds frame `grows - 1`, if still open then
+                    upto = min(n, _tick_end(grows - 1))
             k = np.searchsorted(ends, i)
-            if k == len(ends) or ends[k] >= n:
+            if k == len(ends) or ends[k] >= upto:
+                n = upto
                 self._peak = max(self._peak, float(ratio[i:n].max()))
                 break
             f = int(ends[k])
