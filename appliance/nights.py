@@ -134,12 +134,12 @@ class NightBook:
             tail = n.movements[-4 * self.cfg.series.min_count:]
             runs = periodic_runs(tail, self.cfg.series)
             running = bool(runs) and runs[-1][-1] is lms[-1]
-        from appliance.detection.vitals import MINUTE_S, touched    # numpy: the daemon's, not a reader's
+        from appliance.detection.vitals import MINUTE_S, reaches, touched    # numpy: the daemon's, not a reader's
 
         heart = breaths = None
         if n.minutes and n.last_s - (n.minutes[-1].t_s + MINUTE_S) <= RECENT_MINUTES * 60.0:
             last = n.minutes[-1]
-            if not touched(last.t_s, last.t_s + MINUTE_S, n.movements[-8:]):     # as the stored minute is read
+            if not touched(last.t_s, last.t_s + MINUTE_S, reaches(n.movements[-8:])):     # as the stored minute is read
                 heart, breaths = last.heart_bpm, last.breaths_pm
         return Tonight(bool(n.bed) and n.bed[-1][1] is None, len(lms), running, heart, breaths)
 

@@ -91,3 +91,22 @@ def test_an_unplugged_strip_stays_flat_for_its_health_while_the_other_strip_is_t
     health = det.sides[1].det.health
     assert health.flat_now and health.flat_ticks >= 19 * 60
     assert det.sides[0].det.health.flat_ticks == 0
+
+
+def test_a_fit_reads_the_latest_blocks_kept_in_the_order_they_came():
+    from collections import deque
+
+    from appliance.detection.crosstalk import KEEP_SECONDS, _KeptBlocks
+
+    kept, expected = _KeptBlocks(taps=2), deque(maxlen=KEEP_SECONDS)
+    for i in range(3 * KEEP_SECONDS + 7):      # across the move down of a full store, twice
+        block = (np.full((2, 2), i), np.full(2, -i), float(i), i / 2, i / 3)
+        kept.add(block)
+        expected.append(block)
+        if i % 997 == 0 or i > 3 * KEEP_SECONDS:
+            grams, crosses, yy, rest, theirs = kept.latest()
+            assert len(kept) == len(expected)
+            assert yy.tolist() == [b[2] for b in expected]
+            assert grams[:, 0, 1].tolist() == [b[0][0, 1] for b in expected]
+            assert crosses[:, 1].tolist() == [b[1][1] for b in expected]
+            assert theirs.tolist() == [b[4] for b in expected]

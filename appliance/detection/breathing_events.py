@@ -43,9 +43,9 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     t = minutes[0].t_s + np.arange(len(depth)) / BREATH_FS
     known = np.zeros(len(depth), bool)
     for a, b in bed:
-        known |= (t >= a) & (t < b)
+        known[_samples_in(t, a, b)] = True
     for m in movements:
-        known &= ~((t >= m.onset_s - MOVEMENT_MARGIN_S) & (t < m.offset_s + MOVEMENT_MARGIN_S))
+        known[_samples_in(t, m.onset_s - MOVEMENT_MARGIN_S, m.offset_s + MOVEMENT_MARGIN_S)] = False
     if not known.any():
         return []
     breathing = known & (depth >= EVENT_DEPTH * np.median(depth[known]))
@@ -75,6 +75,11 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
             events.append((round(float(t[start]), 2), round(end, 2)))
         i = b
     return events
+
+
+def _samples_in(t: np.ndarray, a: float, b: float) -> slice:
+    """The samples of the rising times `t` in [a, b) (a whole night's mask costs a pass per movement)."""
+    return slice(int(np.searchsorted(t, a, "left")), int(np.searchsorted(t, b, "left")))
 
 
 def _midway_back(depth, known, a: int, mid: float, lo: int) -> int:

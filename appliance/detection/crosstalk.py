@@ -35,7 +35,6 @@ samples, so the answer is the same in any chunking.
 from __future__ import annotations
 
 import bisect
-from collections import deque
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -79,7 +78,7 @@ class Crosstalk:
         self._fade_from = [-self.fade, -self.fade]   # per strip: the sample where its newest filter began to fade in
         self._power = np.zeros((0, 2))               # the last blocks' power, both strips
         self._new = [False, False]                   # blocks kept for a fit since the last refit
-        self._fits = [deque(maxlen=KEEP_SECONDS) for _ in range(2)]   # per strip: (gram, cross, yy, rest, other's power)
+        self._fits = [_KeptBlocks(self.taps) for _ in range(2)]   # per strip: the blocks kept for its fit
         self._next_refit = self.refit_every
         # per strip, each filter so far: (the sample it took effect at, left, fitted_on) -- `left` what is
         # left of the other's movement once taken off, as a share of its size on their own strip (the
@@ -150,10 +149,11 @@ class Crosstalk:
 
     def _predict(self, ext: np.ndarray, j: int, g: np.ndarray, m: int) -> np.ndarray:
         pred = np.zeros(m)
+        other = np.ascontiguousarray(ext[:, j])     # one strip's samples side by side: each tap a plain pass
         for i, gi in enumerate(g):
             if gi:
                 a = self.lag - i * self.step
-                pred += gi * ext[a:a + m, j]
+                pred += gi * other[a:a + m]
         return pred
 
     def _learn(self, x: np.ndarray) -> None:
@@ -187,7 +187,7 @@ class Crosstalk:
                 cols = sliding_window_view(seg[:, j], self.taps)[:, ::-1]    # cols[m, i]: the other strip i taps back
                 cols = cols - cols.mean(axis=0)
                 y = now[b, :, k] - now[b, :, k].mean()
-                self._fits[k].append((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k]),
+                self._fits[k].add((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k]),
                                       float(power[b, j])))
                 self._new[k] = True
 
@@ -197,7 +197,7 @@ class Crosstalk:
             if not self._new[k] or len(self._fits[k]) < MIN_SECONDS:
                 continue
             self._new[k] = False
-            grams, crosses, yy, rest, theirs = (np.array(v) for v in zip(*self._fits[k]))
+            grams, crosses, yy, rest, theirs = self._fits[k].latest()
             keep = np.ones(len(yy), bool)
             g = None
             for _ in range(ITERATIONS):
@@ -214,6 +214,34 @@ class Crosstalk:
                 self.g[k], self._fade_from[k] = g, self.n
                 left = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
                 self._fits_made[k].append((self.n, left, int(keep.sum())))
+
+
+class _KeptBlocks:
+    """The last KEEP_SECONDS blocks kept for one strip's fit, in the order they came, as arrays: a refit
+    every minute over up to twenty minutes of them reads them whole, and need not build them anew."""
+
+    def __init__(self, taps: int):
+        room = 2 * KEEP_SECONDS     # moved down once full: a copy every KEEP_SECONDS additions
+        self.arrays = (np.empty((room, taps, taps)), np.empty((room, taps)), np.empty(room), np.empty(room),
+                       np.empty(room))
+        self.start, self.end = 0, 0
+
+    def add(self, block: tuple) -> None:
+        """One block's (gram, cross, yy, rest, other's power)."""
+        if self.end == len(self.arrays[2]):
+            for a in self.arrays:
+                a[:KEEP_SECONDS] = a[self.end - KEEP_SECONDS:self.end]
+            self.start, self.end = 0, KEEP_SECONDS
+        for a, v in zip(self.arrays, block):
+            a[self.end] = v
+        self.end += 1
+        self.start = max(self.start, self.end - KEEP_SECONDS)
+
+    def latest(self) -> tuple:
+        return tuple(a[self.start:self.end] for a in self.arrays)
+
+    def __len__(self) -> int:
+        return self.end - self.start
 
 
 def _running_median(history: np.ndarray, count: int, width: int) -> np.ndarray:

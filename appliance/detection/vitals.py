@@ -463,21 +463,27 @@ def minutes_of(signal: np.ndarray, fs: float, channels: list[int]) -> list[Minut
 MOVEMENT_MARGIN_S = 2.0     # a movement disturbs the rhythms a little before and after it
 
 
-def touched(a: float, b: float, movements) -> bool:
-    """Whether a movement (with MOVEMENT_MARGIN_S either side) reaches into [a, b): that stretch's
-    rhythms are not the body's at rest."""
-    return any(m.onset_s - MOVEMENT_MARGIN_S < b and m.offset_s + MOVEMENT_MARGIN_S > a for m in movements)
+def reaches(movements) -> np.ndarray:
+    """Each movement's stretch with MOVEMENT_MARGIN_S either side, as (start, end) rows."""
+    return np.array([(m.onset_s - MOVEMENT_MARGIN_S, m.offset_s + MOVEMENT_MARGIN_S) for m in movements]).reshape(-1, 2)
+
+
+def touched(a: float, b: float, reach: np.ndarray) -> bool:
+    """Whether a movement's stretch (`reaches`) runs into [a, b): that stretch's rhythms are not
+    the body's at rest."""
+    return bool(np.any((reach[:, 0] < b) & (reach[:, 1] > a)))
 
 
 def vitals_of(minutes: list[Minute], movements, bed: list[tuple[float, float]]) -> list[dict]:
     """DESIGN.md's `vitals`: the minutes lying wholly in bed, each rate null where a movement touched
     the minute (or it had no clear rhythm)."""
     out = []
+    reach = reaches(movements)
     for m in minutes:
         a, b = m.t_s, m.t_s + MINUTE_S
         if not any(p <= a and b <= q for p, q in bed):
             continue
-        still = not touched(a, b, movements)
+        still = not touched(a, b, reach)
         out.append({"t_s": a, "heart_bpm": m.heart_bpm if still else None,
                     "breaths_pm": m.breaths_pm if still else None})
     return out
