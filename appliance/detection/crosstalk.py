@@ -188,7 +188,7 @@ class Crosstalk:
                 cols = cols - cols.mean(axis=0)
                 y = now[b, :, k] - now[b, :, k].mean()
                 self._fits[k].add((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k]),
-                                      float(power[b, j])))
+                                   float(power[b, j])))
                 self._new[k] = True
 
     def _refit(self) -> None:

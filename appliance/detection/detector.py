@@ -67,7 +67,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from appliance.detection.fastband import FastBand
 from appliance.detection.settings import DetectionConfig
@@ -146,6 +145,16 @@ class Tick:
     floor: float = 0.0   # the activity the ADC's own steps give: a level at it is the ADC, not a body
 
 
+def _windows(x: np.ndarray, w: int) -> np.ndarray:
+    """numpy's sliding_window_view(x, w) of a 1-D array, read-only, without its checks: the chain
+    takes some twenty thousand windows a night fed ten seconds at a time, and the checks cost more
+    than the work."""
+    x = np.ascontiguousarray(x)
+    view = np.ndarray((len(x) - w + 1, w), x.dtype, x, 0, (x.itemsize, x.itemsize))
+    view.flags.writeable = False
+    return view
+
+
 class _Window:
     """Applies `fn` to every window of `before` past and `after` future values, as values arrive."""
 
@@ -158,7 +167,7 @@ class _Window:
         k = len(self.buf) - self.before - self.after
         if k <= 0:
             return np.empty(0)
-        out = self.fn(sliding_window_view(self.buf, self.before + self.after + 1)[:k])
+        out = self.fn(_windows(self.buf, self.before + self.after + 1)[:k])
         self.buf = self.buf[k:]
         return out
 
@@ -448,7 +457,7 @@ class ChannelDetector:
             peaks = su[k:j].max(axis=1) / self._sus_rest
             calm_now = peaks < np.maximum(THAW_RATIO, np.maximum.accumulate(np.maximum(peaks, self._peak)) / THAW_DROP)
             calm = np.concatenate([[True] * self._calm_ticks, calm_now])
-            thawed = np.flatnonzero(sliding_window_view(calm, self.thaw_ticks).all(axis=1)
+            thawed = np.flatnonzero(_windows(calm, self.thaw_ticks).all(axis=1)
                                     if len(calm) >= self.thaw_ticks else [])
             if len(thawed):
                 j = k + int(thawed[0]) + self.thaw_ticks - self._calm_ticks
@@ -511,7 +520,7 @@ class ChannelDetector:
             out[k] = np.partition(window, r)[r]
             k += 1
         if k < len(levels):
-            views = sliding_window_view(hist[start + k - w:start + len(levels) - 1], w)
+            views = _windows(hist[start + k - w:start + len(levels) - 1], w)
             r = int(pct * (w - 1))
             out[k:] = np.partition(views, r, axis=1)[:, r]
         return np.where(out > 0, out, np.finfo(float).tiny)
