@@ -137,11 +137,10 @@ class Crosstalk:
         ext = np.concatenate([self._hist, x - self._slow(x)])
         m = len(x)
         out = x.copy()
-        idx = self.n + np.arange(m)
         for k in range(2):
-            w = np.clip((idx - self._fade_from[k]) / self.fade, 0.0, 1.0)
             new = self._predict(ext, 1 - k, self.g[k], m)
-            if w[0] < 1.0:
+            if self.n - self._fade_from[k] < self.fade:     # the filter before it still fading out
+                w = np.clip((self.n + np.arange(m) - self._fade_from[k]) / self.fade, 0.0, 1.0)
                 new = self._predict(ext, 1 - k, self._g_old[k], m) * (1.0 - w) + new * w
             out[:, k] -= new
         self._hist = ext[-self.lag:] if self.lag else ext[:0]
