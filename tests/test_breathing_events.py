@@ -38,3 +38,21 @@ def test_a_shallow_event_ends_at_the_first_deep_breath_and_begins_at_the_last_no
     assert len(found) == 1
     (a, b), = found
     assert abs(a - 300.0) <= 0.3 and abs(b - 311.0) <= 0.3
+
+
+def test_a_kick_inside_a_pause_does_not_end_it_when_the_movement_that_ends_it_follows_close():
+    # the pause runs 300-320 s; a kick at 311.5-313 s, and the arousal's movement at 316-318 s, whose
+    # margins leave no breathing known between them: what is seen between them is still paused
+    from appliance.detection.scoring import Movement
+
+    depth = _episode([(300.0, 318.0)], inside=0.05)
+    depth[int(311.5 * BREATH_FS):int(313 * BREATH_FS)] = 0.6      # the kick shows in the band while it lasts
+    kicks = [Movement(311.5, 313.0, "lm"), Movement(316.0, 318.0, "lm")]
+    (a, b), = breathing_events(_minutes(depth), kicks, [(0.0, 720.0)])
+    assert abs(a - 300.0) <= 0.3
+    assert abs(b - 316.0) <= 0.3       # at the later one's onset, not the kick's
+
+    # with the breathing back between them, the first one ended it
+    depth[int(314.5 * BREATH_FS):int(315 * BREATH_FS)] = 2.5
+    (a, b), = breathing_events(_minutes(depth), kicks, [(0.0, 720.0)])
+    assert abs(b - 311.5) <= 0.3

@@ -41,11 +41,13 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
         return []
     depth = np.concatenate([m.depth for m in minutes])
     t = minutes[0].t_s + np.arange(len(depth)) / BREATH_FS
-    known = np.zeros(len(depth), bool)
+    in_bed = np.zeros(len(depth), bool)
     for a, b in bed:
-        known[_samples_in(t, a, b)] = True
+        in_bed[_samples_in(t, a, b)] = True
+    known = in_bed.copy()
     for m in movements:
         known[_samples_in(t, m.onset_s - MOVEMENT_MARGIN_S, m.offset_s + MOVEMENT_MARGIN_S)] = False
+    between = _between(t, movements) & in_bed
     if not known.any():
         return []
     breathing = known & (depth >= EVENT_DEPTH * np.median(depth[known]))
@@ -57,14 +59,15 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
         if a < i:
             continue
         bar = EVENT_DEPTH * level[a]
-        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS))
+        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS), between)
         inside = _median(depth[a:b][known[a:b]])
         start = _midway_back(depth, known, a, (inside + level[a]) / 2, i)
         end = float(t[b - 1] + 1 / BREATH_FS)
         if b < len(known) and not known[b]:
-            # it ran into a movement: the pause lasted until the movement began
-            end = max(end, min((m.onset_s for m in movements
-                                if m.onset_s - MOVEMENT_MARGIN_S <= t[b] < m.offset_s + MOVEMENT_MARGIN_S), default=end))
+            # it ran into a movement: the pause lasted until the movement began (the one after the
+            # last breathing seen paused, where two lie close)
+            end = max(end, min((m.onset_s for m in movements if t[b - 1] < m.onset_s
+                                and m.onset_s - MOVEMENT_MARGIN_S <= t[b] < m.offset_s + MOVEMENT_MARGIN_S), default=end))
         elif b < len(known):
             look = slice(b, b + int(RECOVERY_LOOK_S * BREATH_FS))
             after = depth[look][known[look]]
@@ -130,10 +133,13 @@ def _running_level(depth: np.ndarray, breathing: np.ndarray) -> np.ndarray:
     return out
 
 
-def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int) -> int:
+def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int, between: np.ndarray) -> int:
     """From `a`, where the depth is under `bar`: the end of the stretch that stays under it, blips of
     at most `gap` samples bridged. A movement inside is passed over when the breathing is still
-    under the bar after it (a kick in the middle of a pause), else the stretch ends at its onset."""
+    under the bar after it (a kick in the middle of a pause), else the stretch ends at its onset --
+    or, where two movements lie too close for their margins to leave anything known between them,
+    at the later one's, when the breathing seen `between` them is still paused (a kick inside the
+    pause, then the one that ends it)."""
     i, last_low = a, a
     while i < len(depth):
         if not known[i]:
@@ -142,6 +148,9 @@ def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: in
                 break
             look = depth[after:after + int(AFTER_MOVEMENT_S * BREATH_FS)]
             if not len(look) or not known[after:after + len(look)].all() or np.median(look) >= bar:
+                seen = i + np.flatnonzero(between[i:after])
+                if len(seen) >= BETWEEN_MIN_S * BREATH_FS and (depth[seen] < bar).all():
+                    last_low = int(seen[-1])
                 break
             i = last_low = after
             continue
@@ -153,8 +162,24 @@ def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: in
     return last_low + 1
 
 
+BETWEEN_MARGIN_S = 1.0    # between two close movements, the breathing is read this far from either
+BETWEEN_MIN_S = 1.0       # and only from this much of it
 MAX_HIDDEN_S = 15.0       # a movement longer than this inside a pause: no telling what the breathing did
 AFTER_MOVEMENT_S = 2.0    # how long after a movement the breathing is looked at
+
+
+def _between(t: np.ndarray, movements) -> np.ndarray:
+    """The samples between two movements whose margins leave no sample between them, at least
+    BETWEEN_MARGIN_S from either: the breathing there is seen, though MOVEMENT_MARGIN_S hides it."""
+    out = np.zeros(len(t), bool)
+    moves = sorted(movements, key=lambda m: m.onset_s)
+    for m, n in zip(moves, moves[1:]):
+        hidden = _samples_in(t, m.offset_s + MOVEMENT_MARGIN_S, n.onset_s - MOVEMENT_MARGIN_S)
+        if hidden.stop <= hidden.start:     # no sample left known between their margins
+            out[_samples_in(t, m.offset_s + BETWEEN_MARGIN_S, n.onset_s - BETWEEN_MARGIN_S)] = True
+    for m in moves:         # not near any movement (a third one, or a long one, may lie across)
+        out[_samples_in(t, m.onset_s - BETWEEN_MARGIN_S, m.offset_s + BETWEEN_MARGIN_S)] = False
+    return out
 
 
 def _next_known(known: np.ndarray, i: int) -> int | None:
