@@ -14,6 +14,9 @@ Per night, through `analyze` as a household runs it (detected movements and bed,
   and the PLMI with them left out against the truth's (the truth scored by the same
   rules with the true events).
 
+Two sleepers, a strip each: heart and breathing rate per sleeper as above, and the breathing
+events found for a sleeper the simulator gave none (each strip carries the other's breath too).
+
 Real recordings: the median heart rate against the chest strap's median over its file.
 
     python -m bench.vitals [--hours 8] [--seeds 301,302,303] [--quick]
@@ -72,7 +75,9 @@ def score_couple(job) -> list[dict]:
                     if found.get(t, {}).get("heart_bpm") is not None and t // 60 < len(other["vitals"])]
         rows.append({"profile": profile, "seed": seed, "who": k, "coupling": truth.coupling, "corner": truth.corner_hz,
                      "still": len(still), "hr_err": hr, "br_err": br,
-                     "as_other": sum(e < 2.0 <= a for e, a in zip(hr_other, hr))})
+                     "as_other": sum(e < 2.0 <= a for e, a in zip(hr_other, hr)),
+                     "found_events": len(night.events), "true_events": len(sl["respiratory_events"]),
+                     "hours": night.summary["hours_in_bed"]})
     return rows
 
 
@@ -187,9 +192,15 @@ def main() -> int:
         print(f"    {r['profile'] + ' ' + str(r['seed'])} sleeper {r['who']} (coupling {r['coupling']}, corner "
               f"{r['corner']} Hz): HR MAE {_mean(r['hr_err'])} on {len(r['hr_err']) / max(r['still'], 1):.2f}, "
               f"BR MAE {_mean(r['br_err'])} on {len(r['br_err']) / max(r['still'], 1):.2f}; "
-              f"{r['as_other']} minutes read the other's heart")
+              f"{r['as_other']} minutes read the other's heart; breathing events {r['found_events']} "
+              f"(true {r['true_events']})")
     hr2 = [e for r in pairs for e in r["hr_err"]]
     print(f"    pooled: HR MAE {_mean(hr2)} on {len(hr2) / max(sum(r['still'] for r in pairs), 1):.2f} of still minutes")
+    quiet = [r for r in pairs if not r["true_events"]]
+    if quiet:
+        worst = max(r["found_events"] / max(r["hours"], 1e-9) for r in quiet)
+        print(f"    sleepers without breathing events ({len(quiet)}): at most {worst:.2f} events an hour found "
+              "(target <= 1)")
     rises = [r["rise"]["rise_bpm"] for r in rows if r["rise"] and r["rise"]["rise_bpm"] is not None]
     if rises:
         print(f"  heart's answer to a kick (non-periodic LMs): median rise {statistics.median(rises):.1f} bpm over {len(rises)} nights")
