@@ -138,17 +138,18 @@ class Crosstalk:
         m = len(x)
         out = x.copy()
         for k in range(2):
-            new = self._predict(ext, 1 - k, self.g[k], m)
+            other = np.ascontiguousarray(ext[:, 1 - k])     # side by side: each tap a plain pass
+            new = self._predict(other, self.g[k], m)
             if self.n - self._fade_from[k] < self.fade:     # the filter before it still fading out
                 w = np.clip((self.n + np.arange(m) - self._fade_from[k]) / self.fade, 0.0, 1.0)
-                new = self._predict(ext, 1 - k, self._g_old[k], m) * (1.0 - w) + new * w
+                new = self._predict(other, self._g_old[k], m) * (1.0 - w) + new * w
             out[:, k] -= new
         self._hist = ext[-self.lag:] if self.lag else ext[:0]
         return out
 
-    def _predict(self, ext: np.ndarray, j: int, g: np.ndarray, m: int) -> np.ndarray:
+    def _predict(self, other: np.ndarray, g: np.ndarray, m: int) -> np.ndarray:
+        """The last m samples' share of the other strip, `other` carrying `lag` samples before them."""
         pred = np.zeros(m)
-        other = np.ascontiguousarray(ext[:, j])     # one strip's samples side by side: each tap a plain pass
         for i, gi in enumerate(g):
             if gi:
                 a = self.lag - i * self.step

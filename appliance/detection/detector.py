@@ -463,11 +463,7 @@ class ChannelDetector:
                 j = k + int(thawed[0]) + self.thaw_ticks - self._calm_ticks
             rests[:, k:j] = np.array([self._still_rest, self._sus_rest, self._fast_rest])[:, None]
         else:
-            j = nt
-            if self._in_event and self._onset_freezes:   # a movement not yet long enough to freeze
-                grown = self._onset + int(np.ceil(FREEZE_AFTER_S / self.frame_s))
-                if grown > self._frame_no:
-                    j = min(j, k + max(1, -(-(grown - self._frame_no) // FRAMES_PER_TICK)))
+            j = nt          # _hysteresis stops the run where an open movement freezes the levels
             rests[0, k:j] = np.maximum(self._rest_levels(self._lows, lows[k:j], REST_PERCENTILE, self.still_ticks),
                                        floor[k:j])
             rests[1, k:j] = np.maximum(self._rest_levels(self._sus_peaks, su[k:j].max(axis=1), SUS_REST_PERCENTILE,
