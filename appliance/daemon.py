@@ -129,7 +129,8 @@ class Daemon:
         books: list[NightBook] = []
         # each sleeper's heart and breathing: both strips of one sleeper, or each sleeper's own
         couple = isinstance(det, CoupleDetector)
-        vitals = BedVitals(src.fs, [[0], [1]] if couple else [list(range(src.channels))])
+        vitals = (BedVitals(src.fs, [[0], [1]], share=det.crosstalk.share_at) if couple
+                  else BedVitals(src.fs, [list(range(src.channels))]))
         book = None
         movements = 0
         nights: set[int] = set()

@@ -93,6 +93,9 @@ PROFILES = {
 COUPLES = {
     "couple": dict(front="piezo", bits=12, fs=250.0, series=(3.0, 1.0), iso_rate=(12.0, 6.0)),
     "couple_loadcell": dict(front="loadcell", bits=24, fs=100.0, series=(3.0, 1.0), iso_rate=(12.0, 6.0)),
+    # the first sleeper's breathing pauses in episodes, the second breathing on beside them
+    "couple_breathing": dict(front="piezo", bits=12, fs=250.0, series=(2.0, 1.0), iso_rate=(8.0, 6.0),
+                             events=(4.0, 0.0)),
 }
 COUPLING = (0.1, 0.6)       # the share of one sleeper's force that reaches the other's strip
 CORNER_HZ = (5.0, 40.0)     # the mattress passes it whole below this, and falls off above
@@ -419,11 +422,13 @@ def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", 
     dur = n / fs
     c = float(coupling if coupling is not None else rng.uniform(*COUPLING))
     corner = float(corner_hz if corner_hz is not None else np.exp(rng.uniform(*np.log(CORNER_HZ))))
-    first = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][0], iso_rate=p["iso_rate"][0]), world)
+    events = p.get("events", (0.0, 0.0))
+    first = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][0], iso_rate=p["iso_rate"][0], events=events[0]),
+                         world)
     onsets = [a for a, _ in first.lms + first.large]
     late, early = rng.uniform(0, min(3600, dur * 0.2)), rng.uniform(0, min(2400, dur * 0.15))
-    second = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][1], iso_rate=p["iso_rate"][1]), world,
-                          late=late, early=early, follow=onsets)
+    second = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][1], iso_rate=p["iso_rate"][1], events=events[1]),
+                          world, late=late, early=early, follow=onsets)
     channels = []
     gain = rng.uniform(0.02, 0.04) if p["front"] == "piezo" else rng.uniform(0.8e-5, 1.6e-5)
     for own, other in ((first, second), (second, first)):

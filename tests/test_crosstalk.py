@@ -110,3 +110,17 @@ def test_a_fit_reads_the_latest_blocks_kept_in_the_order_they_came():
             assert grams[:, 0, 1].tolist() == [b[0][0, 1] for b in expected]
             assert crosses[:, 1].tolist() == [b[1][1] for b in expected]
             assert theirs.tolist() == [b[4] for b in expected]
+
+
+def test_the_share_at_breathing_pace_is_the_mattresses_and_a_clipped_kick_does_not_swell_it(bed):
+    """The filter's gain at the slowest pace is the share of the other's breath to take off
+    (appliance.detection.vitals.own_breaths). A kick the ADC clips is smaller on its own strip than
+    it was and whole on the other: fitted on, it would make the share look larger."""
+    strips, _, _ = bed
+    for rail in (None, 25.0):      # the kicks peak near 60 on their own strip: at 25 their tops are cut off
+        x = strips if rail is None else np.clip(strips, 1.65 - rail, 1.65 + rail)
+        ct = Crosstalk(FS)
+        ct.feed(x)
+        assert ct.share_at(0, 1400.0) == pytest.approx(0.5, abs=0.02)
+        assert ct.share_at(1, 1400.0) == pytest.approx(0.3, abs=0.02)
+    assert Crosstalk(FS).share_at(0, 10.0) == 0.0      # nothing fitted yet: nothing taken off

@@ -153,3 +153,42 @@ def test_two_hearts_beating_alike_keep_their_own_rates_one_heart_seen_on_both_st
     one = _both(np.stack([sam + noise[2], 0.3 * _heartbeats(1.10, seconds, fs, 1, delay_s=0.02) + noise[3]], axis=1), fs)
     assert sum(m.heart_bpm is not None for m in one[0]) >= 3
     assert all(m.heart_bpm is None for m in one[1])
+
+
+def _breaths(rate_hz: float, seconds: float, fs: float, pause: tuple[float, float] | None = None) -> np.ndarray:
+    """Breathing at `rate_hz`, stopping outright over `pause` (from one breath's end to a breath's start)."""
+    t = np.arange(int(seconds * fs)) / fs
+    x = np.sin(2 * np.pi * rate_hz * t)
+    if pause:
+        x[(t >= pause[0]) & (t < pause[1])] = 0.0
+    return x
+
+
+def test_two_breaths_through_the_mattress_beat_into_no_pause_and_a_pause_of_ones_own_is_still_found():
+    """Each strip carries the other's breath, here nearly as large as its own: where the two fall out of
+    step the depth on one strip dips as if its sleeper paused. With the other's share taken off
+    (the crosstalk filter's, at breathing pace), neither strip pauses but where its sleeper did."""
+    from appliance.detection.breathing_events import breathing_events
+
+    fs, seconds = 100.0, 900.0
+    sam = _breaths(0.25, seconds, fs, pause=(400.0, 420.0))
+    alex = 1.3 * _breaths(0.26, seconds, fs)                   # a beat every 100 s
+    noise = np.random.default_rng(3).normal(0, 0.01, (2, len(sam)))
+    strips = np.stack([sam + 0.55 * alex + noise[0], alex + 0.5 * sam + noise[1]], axis=1)
+    bed = [(0.0, seconds)]
+
+    def read(share):
+        reader = BedVitals(fs, [[0], [1]], share=share)
+        first, last = reader.feed(strips), reader.finish()
+        minutes = [first[k] + last[k] for k in range(2)]
+        return minutes, [breathing_events(m, [], bed) for m in minutes]
+
+    _, mixed = read(None)
+    assert len(mixed[0]) >= 5                      # Sam's strip: the beat, read as pauses every 100 s
+    minutes, own = read(lambda k, t_s: (0.55, 0.5)[k])
+    assert own[1] == []
+    assert len(own[0]) == 1 and abs(own[0][0][0] - 400.0) < 2.0 and abs(own[0][0][1] - 420.0) < 2.0
+    # and each strip's breathing rate is its own sleeper's
+    for each, rate in zip(minutes, (15.0, 15.6)):
+        calm = [m.breaths_pm for m in each if not 380 <= m.t_s <= 420]
+        assert len(calm) >= 10 and all(r is not None and abs(r - rate) <= 0.3 for r in calm), calm

@@ -56,7 +56,7 @@ def analyze_couple(signal: np.ndarray, fs: float, names: list[str], cfg: Rules |
     if signal.ndim != 2 or signal.shape[1] != len(names) or len(names) != 2:
         raise ValueError(f"two sleepers need two channels, one per name; got {signal.shape} for {names}")
     det = CoupleDetector(fs, cfg.detection)
-    vitals = BedVitals(fs, [[0], [1]])
+    vitals = BedVitals(fs, [[0], [1]], share=det.crosstalk.share_at)
     duration = signal.shape[0] / fs
     step = block or int(COUPLE_PIECE_S * fs)
     events, reading = [], []

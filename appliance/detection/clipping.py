@@ -89,21 +89,24 @@ class HeldAtRails:
 
     def feed(self, x: np.ndarray) -> np.ndarray:
         """Samples in (samples x channels); the counts of each frame completed by them out (frames x channels)."""
-        x = np.asarray(x, dtype=np.float64)
-        if self.rails is not None:
-            held = at_rails(x, self.rails)
-        else:
-            held = np.zeros(x.shape, bool)
-            for c in range(x.shape[1]):
-                held[:, c] = self._held(np.ascontiguousarray(x[:, c]), c)
-            self._last = np.concatenate([self._last, x])[-2:]
-        flags = np.concatenate([self._part, held])
+        flags = np.concatenate([self._part, self.flags(x)])
         whole = len(flags) // self.h
         self._part = flags[whole * self.h:]
         if not whole:
             return np.zeros((0, x.shape[1]), np.int64)
         return np.add.reduceat(flags[:whole * self.h].view(np.uint8), np.arange(0, whole * self.h, self.h), axis=0,
                                dtype=np.int64)
+
+    def flags(self, x: np.ndarray) -> np.ndarray:
+        """Samples in (samples x channels); whether each was held at a rail out, sample by sample."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.rails is not None:
+            return at_rails(x, self.rails)
+        held = np.zeros(x.shape, bool)
+        for c in range(x.shape[1]):
+            held[:, c] = self._held(np.ascontiguousarray(x[:, c]), c)
+        self._last = np.concatenate([self._last, x])[-2:]
+        return held
 
     def _held(self, v: np.ndarray, c: int) -> np.ndarray:
         """Channel c's samples held at its extreme so far (see the class), updating what it has seen."""

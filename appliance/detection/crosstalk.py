@@ -24,7 +24,14 @@ never a level. A level taken off
 would shift whenever the filter changed, and a load cell's tracker reads a shift
 of level as someone getting in or out; the weight the other puts on this strip
 stays, and who is in bed is settled from both strips' rhythms (sleepers.py).
-Until enough such seconds are known (MIN_SECONDS), nothing is taken off.
+Until enough such seconds are known (MIN_SECONDS), nothing is taken off. A moment
+that reads a sample either ADC held at a rail is not fitted on: a clipped movement is
+smaller on its own strip than it was, and whole on the other, so it would make the
+share look larger.
+
+A breath is far slower than any mattress's corner, so at its pace the mattress passes
+the filter's gain at the slowest pace, the sum of its taps (`share_at`): what
+appliance.detection.vitals takes off each strip's breathing band.
 
 The filter is refitted every REFIT_S of signal from the last KEEP_SECONDS such
 seconds, and a new one is faded in over FADE_S so that a change of filter is a
@@ -39,6 +46,8 @@ import bisect
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from appliance.detection.clipping import HeldAtRails
+
 RATE = 50.0            # taps and the fit at about this many samples a second
 TAPS_S = 0.24          # the mattress's filter: this long (a 5 Hz corner has died away by then)
 BLOCK_S = 1.0          # the fit looks at one-second blocks
@@ -52,13 +61,15 @@ SURE_SECONDS = 30      # a fit on this many is sure enough to judge a movement b
 REFIT_S = 60.0
 FADE_S = 30.0
 ITERATIONS = 3
+FAITHFUL = 0.5         # a block is fitted on when at least this share of it was read below the ADC's rails
 
 
 class Crosstalk:
     """Both strips' raw samples in; each strip less the other sleeper's share, sample for sample."""
 
-    def __init__(self, fs: float):
+    def __init__(self, fs: float, rails: tuple[float, float] | None = None):
         self.fs = float(fs)
+        self._held = HeldAtRails(2, 1, rails)        # which samples the ADC held at a rail, per strip
         self.step = max(1, int(round(fs / RATE)))
         self.taps = int(round(TAPS_S * fs / self.step)) + 1
         self.block = max(2, int(round(BLOCK_S * fs / self.step)))      # decimated samples per block
@@ -72,7 +83,9 @@ class Crosstalk:
         self._block_part = np.zeros((0, 2))          # the current block's samples so far
         self._hist = np.zeros((self.lag, 2))         # the last `lag` samples, less their slow level
         self._hum_tail: np.ndarray | None = None     # the last samples the hum boxcars need
+        self._held_tail: np.ndarray | None = None    # and whether each was held at a rail
         self._dec = np.zeros((0, 2))                 # hum-free samples at the fit's rate, not yet in a block
+        self._dec_held = np.zeros(0, bool)           # whether a sample held at a rail went into each, either strip
         self.g = np.zeros((2, self.taps))            # g[k]: what strip 1-k brings to strip k, per tap
         self._g_old = self.g.copy()
         self._fade_from = [-self.fade, -self.fade]   # per strip: the sample where its newest filter began to fade in
@@ -85,12 +98,16 @@ class Crosstalk:
         # median over the fitted blocks; this strip's own rest is in it too, so it errs high), `fitted_on`
         # how many blocks it was fitted on
         self._fits_made: list[list[tuple[int, float, int]]] = [[(0, 1.0, 0)], [(0, 1.0, 0)]]
+        # per strip, each filter so far: (the sample it began to fade in at, the share it takes off at
+        # breathing's pace -- its taps' sum -- of the filter it fades from, and its own)
+        self._shares: list[list[tuple[int, float, float]]] = [[(0, 0.0, 0.0)], [(0, 0.0, 0.0)]]
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
         if self._means is None and len(x):
             self._means = np.repeat(x[:1], 2, axis=0)
             self._hum_tail = np.repeat(x[:1], sum(k - 1 for k in self.boxes), axis=0)
+            self._held_tail = np.zeros(sum(k - 1 for k in self.boxes), bool)
         out = np.empty_like(x)
         i = 0
         while i < len(x):
@@ -115,6 +132,16 @@ class Crosstalk:
         made = self._fits_made[k]
         _, left, fitted_on = made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
         return left, fitted_on >= SURE_SECONDS
+
+    def share_at(self, k: int, t_s: float) -> float:
+        """How much of the other strip's slow movement (a breath, far below any mattress's corner) the
+        filter in force t_s into the stream takes as reaching strip k: its gain at the slowest pace,
+        the sum of its taps, faded as the filter was."""
+        sample = int(round(t_s * self.fs))
+        made = self._shares[k]
+        start, old, new = made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
+        w = min(max((sample - start) / self.fade, 0.0), 1.0)
+        return old * (1.0 - w) + new * w
 
     # -- internals ---------------------------------------------------------
     def _slow(self, x: np.ndarray) -> np.ndarray:
@@ -159,22 +186,30 @@ class Crosstalk:
     def _learn(self, x: np.ndarray) -> None:
         """Hum-free samples at the fit's rate; each complete block judged and, if it fits, kept."""
         buf = np.concatenate([self._hum_tail, x])
+        held = np.concatenate([self._held_tail, self._held.flags(x).any(axis=1)])
         y = buf
         for k in self.boxes:             # each output from the same k samples in the same order: any chunking
             n = len(y) - k + 1
             y = sum(y[i:i + n] for i in range(k)) / k
         keep = sum(k - 1 for k in self.boxes)
         self._hum_tail = buf[len(buf) - keep:] if keep else buf[:0]
+        self._held_tail = held[len(held) - keep:] if keep else held[:0]
+        under = np.convolve(held, np.ones(keep + 1), mode="valid") > 0 if held.any() else np.zeros(len(y), bool)
         first = -self.n % self.step                  # samples at global multiples of `step`
         self._dec = np.concatenate([self._dec, y[first::self.step]])
+        self._dec_held = np.concatenate([self._dec_held, under[first::self.step]])
         blocks = (len(self._dec) - (self.taps - 1)) // self.block
         if blocks > 0:
-            self._judge(self._dec[:self.taps - 1 + blocks * self.block], blocks)
+            used = self.taps - 1 + blocks * self.block
+            self._judge(self._dec[:used], self._dec_held[:used], blocks)
             self._dec = self._dec[blocks * self.block:]
+            self._dec_held = self._dec_held[blocks * self.block:]
 
-    def _judge(self, d: np.ndarray, blocks: int) -> None:
+    def _judge(self, d: np.ndarray, held: np.ndarray, blocks: int) -> None:
         """Each block's power on both strips, against each strip's resting power; a block where only
-        the other strip moved is kept for the fit (its sums, so a refit is cheap)."""
+        the other strip moved is kept for the fit (its sums, so a refit is cheap), less the moments
+        that read a sample either strip's ADC held at a rail: a clipped movement is smaller on its
+        strip than it was, and would make the share that reaches the other look larger."""
         now = d[self.taps - 1:].reshape(blocks, self.block, 2)
         power = now.var(axis=1)                                         # (blocks, 2)
         history = np.concatenate([self._power, power])
@@ -185,10 +220,17 @@ class Crosstalk:
             for b in np.flatnonzero((power[:, j] > MOVING * rest[:, j]) & (power[:, k] < power[:, j])):
                 seg = d[b * self.block:b * self.block + self.taps - 1 + self.block]
                 cols = sliding_window_view(seg[:, j], self.taps)[:, ::-1]    # cols[m, i]: the other strip i taps back
+                y = now[b, :, k]
+                faithful = ~sliding_window_view(held[b * self.block:b * self.block + self.taps - 1 + self.block],
+                                                self.taps).any(axis=1)
+                if faithful.sum() < FAITHFUL * self.block:
+                    continue
+                cols, y = cols[faithful], y[faithful]
                 cols = cols - cols.mean(axis=0)
-                y = now[b, :, k] - now[b, :, k].mean()
-                self._fits[k].add((cols.T @ cols, cols.T @ y, float(y @ y), float(rest[b, k]),
-                                   float(power[b, j])))
+                y = y - y.mean()
+                scale = self.block / len(y)                  # as much weight as a whole block
+                self._fits[k].add((cols.T @ cols * scale, cols.T @ y * scale, float(y @ y) * scale,
+                                   float(rest[b, k]), float(power[b, j])))
                 self._new[k] = True
 
     def _refit(self) -> None:
@@ -214,6 +256,7 @@ class Crosstalk:
                 self.g[k], self._fade_from[k] = g, self.n
                 left = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
                 self._fits_made[k].append((self.n, left, int(keep.sum())))
+                self._shares[k].append((self.n, float(self._g_old[k].sum()), float(g.sum())))
 
 
 class _KeptBlocks:

@@ -256,7 +256,7 @@ class CoupleDetector:
         self.frame_s = self.sides[0].det.frame_s
         self._rails = HeldAtRails(2, self.sides[0].det.chans[0].h, rails)
         self.rhythm = OwnRhythm(self.fs)
-        self.crosstalk = Crosstalk(self.fs)    # each side's detector reads its strip less the other's share
+        self.crosstalk = Crosstalk(self.fs, rails)   # each side's detector reads its strip less the other's share
         self._shares: list[tuple[float, float] | None] = []   # per window judged: both unpredicted shares
         self._decided = 0                   # windows whose own-rhythm verdict is final
         self._floors = np.full(2, np.inf)   # each strip's lowest unpredicted power so far (log10)

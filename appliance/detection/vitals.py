@@ -33,9 +33,11 @@ on the minute and a few seconds either side:
 
 Whether a minute was still and in bed is the detector's to say: `vitals_of` keeps the
 minutes that lie wholly in bed and empties those a movement touches. With two sleepers
-each strip also carries the other's heart through the mattress: the minutes are read from
-each strip less the other's share (appliance.detection.crosstalk), and `own_hearts` gives a
-heart still seen on both strips, beat for beat, to the strip where it is stronger. What the
+each strip also carries the other's heart and breath through the mattress: hearts are read
+from each strip less the other's share (appliance.detection.crosstalk), and `own_hearts`
+gives a heart still seen on both strips, beat for beat, to the strip where it is stronger;
+`own_breaths` takes the other's share off each strip's breathing band before its rate and
+depth are read (two breaths beating against each other would read as pauses). What the
 minutes give further: breathing pauses (appliance.detection.breathing_events) and the
 heart's answer to a kick (appliance.detection.heart_response).
 """
@@ -77,6 +79,10 @@ class Minute:
     depth: np.ndarray          # breathing envelope at BREATH_FS over the minute
     heart_power: float = 0.0   # the heart band's mean square over the minute (its scale is the strip's)
     heart: np.ndarray | None = None   # the heart band over the minute, at HEART_FS (own_hearts compares strips by it)
+    breath: np.ndarray | None = None  # the breathing band's analytic signal over the minute and BREATH_MARGIN_S
+                                      # either side, at BREATH_FS (own_breaths unmixes two strips' by it)
+    breath_at: int = 0                # where the minute begins in it
+    breath_fs: float = BREATH_FS      # and its rate as it came out of the band's cut
 
     def without_heart(self) -> None:
         """This strip's rhythm was another heart's: the minute has no heart rate of its own."""
@@ -210,18 +216,28 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float,
     band = band.astype(np.float32)
     intervals = _beat_intervals(heart, heart_fs, (hstart + (np.arange(per) + 0.5) * heart_fs).astype(int))
     bstart = int(round(before_s * breath_fs))
-    span = breath[:, max(0, bstart - int(BREATH_MARGIN_S * breath_fs)):bstart + int((MINUTE_S + BREATH_MARGIN_S) * breath_fs)]
+    lo = max(0, bstart - int(BREATH_MARGIN_S * breath_fs))
+    span = breath[:, lo:bstart + int((MINUTE_S + BREATH_MARGIN_S) * breath_fs)]
     rates = _breath_periods(span, breath_fs)
-    depth = _envelope(breath)[:, bstart:bstart + int(MINUTE_S * BREATH_FS)]
-    if 0 < depth.shape[1] < int(MINUTE_S * BREATH_FS):
-        depth = np.pad(depth, ((0, 0), (0, int(MINUTE_S * BREATH_FS) - depth.shape[1])), mode="edge")
+    wave = _analytic(breath)
+    depth = _minute_depth(np.abs(wave[:, bstart:bstart + int(MINUTE_S * BREATH_FS)]))
+    wave = wave[:, lo:lo + span.shape[1]].astype(np.complex64)
     out = []
     for row, t_s in enumerate(starts):
         beat = _agreed(intervals[row]) if np.count_nonzero(np.isfinite(intervals[row])) >= MIN_RHYTHM * per else None
         breaths = round(60.0 / float(rates[row]), 1) if np.isfinite(rates[row]) else None
         out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row],
-                          float(power[row]), band[row]))
+                          float(power[row]), band[row], wave[row], bstart - lo,
+                          breath_fs))
     return out
+
+
+def _minute_depth(depth: np.ndarray) -> np.ndarray:
+    """Breathing depth over whole minutes: a minute cut short by the end of the recording holds its
+    last value to the end."""
+    if 0 < depth.shape[1] < int(MINUTE_S * BREATH_FS):
+        depth = np.pad(depth, ((0, 0), (0, int(MINUTE_S * BREATH_FS) - depth.shape[1])), mode="edge")
+    return depth
 
 
 def _beat_intervals(heart: np.ndarray, heart_fs: float, centres: np.ndarray) -> np.ndarray:
@@ -248,8 +264,8 @@ def _breath_periods(span: np.ndarray, breath_fs: float) -> np.ndarray:
     return np.where(quality >= MIN_BREATH_QUALITY, lag, np.nan)
 
 
-def _envelope(x: np.ndarray) -> np.ndarray:
-    """The size of a narrow-band signal moment by moment: its analytic signal's magnitude."""
+def _analytic(x: np.ndarray) -> np.ndarray:
+    """A narrow-band signal's analytic signal: its size moment by moment is the envelope."""
     n = x.shape[-1]
     spec = np.fft.fft(x, axis=-1)
     h = np.zeros(n)
@@ -257,7 +273,7 @@ def _envelope(x: np.ndarray) -> np.ndarray:
     h[1:(n + 1) // 2] = 2
     if n % 2 == 0:
         h[n // 2] = 1
-    return np.abs(np.fft.ifft(spec * h, axis=-1))
+    return np.fft.ifft(spec * h, axis=-1)
 
 
 BATCH = 32           # minutes read in one go (memory stays small on a Pi)
@@ -425,32 +441,63 @@ def _alike(x: np.ndarray | None, y: np.ndarray | None) -> float:
 
 class BedVitals:
     """Each sleeper's minutes in a bed, per sleeper the strips under them: one sleeper on all the
-    channels, or two on a strip each (channel k under sleeper k), each with their own heart."""
+    channels, or two on a strip each (channel k under sleeper k), each with their own heart and breath.
 
-    def __init__(self, fs: float, sleepers: list[list[int]]):
+    `share(k, t_s)`, with two sleepers: how much of the other strip's slow movement reaches strip k
+    at t_s (appliance.detection.crosstalk's Crosstalk.share_at, in seconds of the stream)."""
+
+    def __init__(self, fs: float, sleepers: list[list[int]], share=None):
         self.sides = [SleeperVitals(fs, channels) for channels in sleepers]
+        self.share = share
 
     def feed(self, samples: np.ndarray, heart: np.ndarray | None = None) -> list[list[Minute]]:
         """The strips' samples; `heart`, each strip less the other sleeper's share, where the hearts are
-        read from (breathing is read from the strips as they are: the other's breath, taken off by a
-        filter refitted every minute, leaves a depth that waxes and wanes, and would read as pauses)."""
+        read from (breathing is read from the strips as they are, and unmixed minute by minute in
+        own_breaths: the filter that takes the other's share off is refitted every minute, and its
+        changes would wax and wane in a breathing depth read through it)."""
         return self._own([side.feed(samples, heart) for side in self.sides])
 
     def finish(self) -> list[list[Minute]]:
         return self._own([side.finish() for side in self.sides])
 
-    @staticmethod
-    def _own(each: list[list[Minute]]) -> list[list[Minute]]:
+    def _own(self, each: list[list[Minute]]) -> list[list[Minute]]:
         if len(each) == 2:
             own_hearts(*each)
+            if self.share is not None:
+                own_breaths(*each, self.share)
         return [_lean(minutes) for minutes in each]
 
 
+def own_breaths(first: list[Minute], second: list[Minute], share) -> None:
+    """Two sleepers, a strip each: each strip's breathing depth with the other's breath taken off.
+
+    Each strip carries the other sleeper's breath through the mattress, and two breaths at nearly
+    the same pace beat against each other: where they fall out of step the depth one strip shows
+    dips, for seconds, as if its sleeper had paused. A breath is far slower than any mattress's
+    corner (a few hertz and up), so at its pace the mattress passes the same share of the other's
+    movement whatever it does to a kick: the sum of the crosstalk filter's taps, measured in this
+    bed on the other's movements. Strip k less that share of the other strip then holds only its
+    own sleeper's breath (a little weaker); the bands are linear, so this is done on them, minute
+    by minute, at that minute's share.
+    """
+    for a, b in zip(first, second):
+        if a.breath is None or b.breath is None or a.breath.shape != b.breath.shape or a.breath_at != b.breath_at:
+            continue
+        middle = a.t_s + MINUTE_S / 2
+        own = np.stack([a.breath - share(0, middle) * b.breath, b.breath - share(1, middle) * a.breath])
+        depth = _minute_depth(np.abs(own[:, a.breath_at:a.breath_at + int(MINUTE_S * BREATH_FS)]).astype(np.float64))
+        rates = _breath_periods(own.real.astype(np.float64), a.breath_fs)
+        for m, d, r in zip((a, b), depth, rates):
+            m.depth = d
+            m.breaths_pm = round(60.0 / float(r), 1) if np.isfinite(r) else None
+
+
 def _lean(minutes: list[Minute]) -> list[Minute]:
-    """The minutes without their heart bands, once no strip is compared with another by them (a
-    night keeps hundreds of minutes)."""
+    """The minutes without their heart and breathing bands, once no strip is compared with another by
+    them (a night keeps hundreds of minutes)."""
     for m in minutes:
         m.heart = None
+        m.breath = None
     return minutes
 
 
