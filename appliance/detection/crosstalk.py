@@ -186,7 +186,8 @@ class Crosstalk:
     def _learn(self, x: np.ndarray) -> None:
         """Hum-free samples at the fit's rate; each complete block judged and, if it fits, kept."""
         buf = np.concatenate([self._hum_tail, x])
-        held = np.concatenate([self._held_tail, self._held.flags(x).any(axis=1)])
+        flags = self._held.flags(x)
+        held = np.concatenate([self._held_tail, flags[:, 0] | flags[:, 1]])
         y = buf
         for k in self.boxes:             # each output from the same k samples in the same order: any chunking
             n = len(y) - k + 1
@@ -221,11 +222,12 @@ class Crosstalk:
                 seg = d[b * self.block:b * self.block + self.taps - 1 + self.block]
                 cols = sliding_window_view(seg[:, j], self.taps)[:, ::-1]    # cols[m, i]: the other strip i taps back
                 y = now[b, :, k]
-                faithful = ~sliding_window_view(held[b * self.block:b * self.block + self.taps - 1 + self.block],
-                                                self.taps).any(axis=1)
-                if faithful.sum() < FAITHFUL * self.block:
-                    continue
-                cols, y = cols[faithful], y[faithful]
+                clipped = held[b * self.block:b * self.block + self.taps - 1 + self.block]
+                if clipped.any():
+                    faithful = ~sliding_window_view(clipped, self.taps).any(axis=1)
+                    if faithful.sum() < FAITHFUL * self.block:
+                        continue
+                    cols, y = cols[faithful], y[faithful]
                 cols = cols - cols.mean(axis=0)
                 y = y - y.mean()
                 scale = self.block / len(y)                  # as much weight as a whole block
