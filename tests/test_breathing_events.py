@@ -56,3 +56,12 @@ def test_a_kick_inside_a_pause_does_not_end_it_when_the_movement_that_ends_it_fo
     depth[int(314.5 * BREATH_FS):int(315 * BREATH_FS)] = 2.5
     (a, b), = breathing_events(_minutes(depth), kicks, [(0.0, 720.0)])
     assert abs(b - 311.5) <= 0.3
+
+
+def test_a_row_of_shallow_events_filling_most_of_the_night_is_measured_against_the_breaths_between():
+    # 30 minutes in which the breathing is shallow (0.3 deep) for 40 s of every minute: the night's
+    # median depth is a pause's, and half of it would count the pauses as breaths and lower the bar
+    true = [(float(a), float(a + 40)) for a in range(60, 30 * 60 - 60, 60)]
+    found = breathing_events(_minutes(_episode(true, inside=0.3, minutes=30)), [], [(0.0, 1800.0)])
+    assert len(found) >= len(true) - 2          # the first ones have no two minutes of breaths before them yet
+    assert all(any(abs(a - c) <= 2.0 and abs(b - d) <= 1.0 for c, d in true) for a, b in found)

@@ -15,6 +15,7 @@ from appliance.detection.vitals import BREATH_FS, MOVEMENT_MARGIN_S, Minute
 
 EVENT_MIN_S = 10.0          # a breathing event lasts at least this long (DESIGN.md)
 EVENT_DEPTH = 0.5           # breathing under this share of the sleeper's own level just before
+BREATH_QUANTILE = 75        # a breath: deeper than EVENT_DEPTH of the night's depth at this percentile
 BASELINE_S = 120.0          # "just before": the level over the two minutes before...
 EVENT_BRIDGE_S = 1.0        # a blip this short does not end an event
 TRANSITION_S = 1.0          # an event's edges are looked for this far out from where it crossed the bar
@@ -26,8 +27,13 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     own level over the two minutes before.
 
     The level is the median depth of the breaths in those two minutes, the pauses among them left
-    out (a pause is no breath), so a row of events does not lower the bar for the next. A
-    movement hides the breathing under it: its seconds are neither an event nor a level, and an
+    out (a pause is no breath), so a row of events does not lower the bar for the next. A breath is
+    what is deeper than half the night's upper quartile of depth (BREATH_QUANTILE): on a night with
+    ten events an hour the median depth is itself nearly a pause's, and half of it let the shallow
+    pauses count as breaths; the upper quartile is breathing unless the pauses fill three quarters
+    of the night.
+
+    A movement hides the breathing under it: its seconds are neither an event nor a level, and an
     event running into one ends at its onset (the arousal that ends a pause often moves the legs,
     so an event that holds a movement near its end is still an event).
 
@@ -50,7 +56,7 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     between = _between(t, movements) & in_bed
     if not known.any():
         return []
-    breathing = known & (depth >= EVENT_DEPTH * np.median(depth[known]))
+    breathing = known & (depth >= EVENT_DEPTH * np.percentile(depth[known], BREATH_QUANTILE))
     level = _running_level(depth, breathing)
     events = []
     i = 0
