@@ -412,7 +412,9 @@ def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", 
     weight all come through it. The two strips are one kit's: their front ends match
     within 10 %. The second sleeper goes to bed later and gets up
     earlier, has their own trips out, kicks less, and answers some of the first's
-    movements with one of their own.
+    movements with one of their own. A profile with `events` gives each sleeper their
+    own episodes of breathing events (couple_breathing: the first pauses, the second
+    breathes on beside them, and their breath reaches the first's strip).
     """
     world = world or World()
     if profile not in COUPLES:
