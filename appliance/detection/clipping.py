@@ -89,7 +89,11 @@ class HeldAtRails:
 
     def feed(self, x: np.ndarray) -> np.ndarray:
         """Samples in (samples x channels); the counts of each frame completed by them out (frames x channels)."""
-        flags = np.concatenate([self._part, self.flags(x)])
+        return self.count(self.flags(x))
+
+    def count(self, held: np.ndarray) -> np.ndarray:
+        """`flags` of the next samples in, whoever worked them out; the counts of each frame they complete out."""
+        flags = np.concatenate([self._part, held])
         whole = len(flags) // self.h
         self._part = flags[whole * self.h:]
         if not whole:

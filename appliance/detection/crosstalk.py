@@ -69,7 +69,8 @@ class Crosstalk:
 
     def __init__(self, fs: float, rails: tuple[float, float] | None = None):
         self.fs = float(fs)
-        self._held = HeldAtRails(2, 1, rails)        # which samples the ADC held at a rail, per strip
+        self._held = HeldAtRails(2, 1, rails)        # which samples the ADC held at a rail, per strip...
+        self.held = np.zeros((0, 2), bool)           # ...of the samples fed last (the detectors count them too)
         self.step = max(1, int(round(fs / RATE)))
         self.taps = int(round(TAPS_S * fs / self.step)) + 1
         self.block = max(2, int(round(BLOCK_S * fs / self.step)))      # decimated samples per block
@@ -109,11 +110,13 @@ class Crosstalk:
             self._hum_tail = np.repeat(x[:1], sum(k - 1 for k in self.boxes), axis=0)
             self._held_tail = np.zeros(sum(k - 1 for k in self.boxes), bool)
         out = np.empty_like(x)
+        self.held = self._held.flags(x)
+        either = self.held[:, 0] | self.held[:, 1]
         i = 0
         while i < len(x):
             end = min(len(x), i + self._next_refit - self.n)
             out[i:end] = self._apply(x[i:end])
-            self._learn(x[i:end])
+            self._learn(x[i:end], either[i:end])
             self.n += end - i
             if self.n == self._next_refit:
                 self._refit()
@@ -183,11 +186,11 @@ class Crosstalk:
                 pred += gi * other[a:a + m]
         return pred
 
-    def _learn(self, x: np.ndarray) -> None:
-        """Hum-free samples at the fit's rate; each complete block judged and, if it fits, kept."""
+    def _learn(self, x: np.ndarray, held: np.ndarray) -> None:
+        """Hum-free samples at the fit's rate; each complete block judged and, if it fits, kept. `held`:
+        whether either ADC held each sample at a rail."""
         buf = np.concatenate([self._hum_tail, x])
-        flags = self._held.flags(x)
-        held = np.concatenate([self._held_tail, flags[:, 0] | flags[:, 1]])
+        held = np.concatenate([self._held_tail, held])
         y = buf
         for k in self.boxes:             # each output from the same k samples in the same order: any chunking
             n = len(y) - k + 1

@@ -294,7 +294,7 @@ class CoupleDetector:
         """Both strips' samples; `own`, when the caller has already separated them (`separate`)."""
         samples = np.asarray(samples, dtype=np.float64)
         own = self.separate(samples) if own is None else own
-        held = self._rails.feed(samples)
+        held = self._rails.count(self.crosstalk.held)       # separate() found them in these samples
         for k, side in enumerate(self.sides):
             side.held = np.concatenate([side.held, held[:, k]])
             self._take(side, side.det.feed(own[:, k], gap_samples, raw=samples[:, k]))
