@@ -480,14 +480,20 @@ def own_breaths(first: list[Minute], second: list[Minute], share) -> None:
     own sleeper's breath (a little weaker); the bands are linear, so this is done on them, minute
     by minute, at that minute's share.
     """
+    alike: dict[tuple, list[tuple[Minute, Minute]]] = {}      # pairs cut alike are read together
     for a, b in zip(first, second):
-        if a.breath is None or b.breath is None or a.breath.shape != b.breath.shape or a.breath_at != b.breath_at:
-            continue
-        middle = a.t_s + MINUTE_S / 2
-        own = np.stack([a.breath - share(0, middle) * b.breath, b.breath - share(1, middle) * a.breath])
-        depth = _minute_depth(np.abs(own[:, a.breath_at:a.breath_at + int(MINUTE_S * BREATH_FS)]).astype(np.float64))
-        rates = _breath_periods(own.real.astype(np.float64), a.breath_fs)
-        for m, d, r in zip((a, b), depth, rates):
+        if a.breath is not None and b.breath is not None and a.breath.shape == b.breath.shape \
+                and a.breath_at == b.breath_at:
+            alike.setdefault((a.breath.shape, a.breath_at, a.breath_fs), []).append((a, b))
+    for (_, at, fs), pairs in alike.items():
+        minutes = [m for pair in pairs for m in pair]                   # a, b, a, b, ...
+        mine = np.stack([m.breath for m in minutes])
+        theirs = np.stack([m.breath for a, b in pairs for m in (b, a)])
+        shares = np.array([share(k, a.t_s + MINUTE_S / 2) for a, _ in pairs for k in (0, 1)], np.float32)
+        own = mine - shares[:, None] * theirs
+        depth = _minute_depth(np.abs(own[:, at:at + int(MINUTE_S * BREATH_FS)]).astype(np.float64))
+        rates = _breath_periods(own.real.astype(np.float64), fs)
+        for m, d, r in zip(minutes, depth, rates):
             m.depth = d
             m.breaths_pm = round(60.0 / float(r), 1) if np.isfinite(r) else None
 
