@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out", help="where to write it: .npz, .csv or .edf")
     s.add_argument("--hours", type=float, default=8.0, help="length of the night (default 8)")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    s.add_argument("--profile", default="piezo12", help="piezo12, piezo10, loadcell, loadcell500, severe, quiet, partner; two sleepers, "
-                        "a strip under each: couple, couple_loadcell")
+    s.add_argument("--profile", default="piezo12", help="piezo12, piezo10, loadcell, loadcell500, severe, quiet, partner, "
+                        "breathing, breathing_loadcell; two sleepers, a strip under each: couple, couple_loadcell, "
+                        "couple_breathing")
     s.add_argument("--start", help="ISO start time (default: yesterday 22:30 local)")
     s.set_defaults(func=cmd_simulate)
 

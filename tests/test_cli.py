@@ -49,6 +49,14 @@ def test_help_explains_each_command():
     assert "--speed" in kw("run", "--help").stdout
 
 
+def test_simulate_help_names_every_profile_it_takes():
+    from sensor.simulator import COUPLES, PROFILES
+
+    listed = " ".join(kw("simulate", "--help").stdout.split())      # argparse wraps the help
+    for name in list(PROFILES) + list(COUPLES):
+        assert f" {name}," in listed or f" {name} " in listed or f" {name};" in listed, name
+
+
 def test_analyze_json_keeps_the_contract(night_file):
     r = kw("analyze", str(night_file), "--json")
     assert r.returncode == 0, r.stderr
