@@ -35,7 +35,7 @@ import numpy as np
 from appliance.config import Config
 from bench import asked_nights, nights_parser
 from appliance.detection.analysis import analyze_couple, analyze_signal
-from appliance.detection.evaluation import prf
+from appliance.detection.evaluation import pooled, prf
 from appliance.detection.scoring import NightResult, Movement
 from sensor.recording import read_recording
 from sensor.simulator import simulate_couple, simulate_night
@@ -59,6 +59,11 @@ def still_minutes(truth, sleeper: dict | None = None, other: dict | None = None)
     return out
 
 
+def calm_minutes(minutes: set[int], events) -> set[int]:
+    """The minute starts that no breathing event reaches into (a minute holding one has no one rate)."""
+    return {t for t in minutes if not any(a < t + 60 and b > t for a, b in events)}
+
+
 def score_couple(job) -> list[dict]:
     """Each sleeper's heart and breathing on their own strip, the other's heart beside it through the mattress."""
     profile, seed, hours = job
@@ -69,7 +74,7 @@ def score_couple(job) -> list[dict]:
         sl, other = truth.sleepers[k], truth.sleepers[1 - k]
         true = {int(t): (hr, br) for t, hr, br in sl["vitals"]}
         still = still_minutes(truth, sl, other)
-        calm = {t for t in still if not any(a < t + 60 and b > t for a, b in sl["respiratory_events"])}
+        calm = calm_minutes(still, sl["respiratory_events"])
         found = {int(v["t_s"]): v for v in night.vitals}
         hr = [abs(found[t]["heart_bpm"] - true[t][0]) for t in still if found.get(t, {}).get("heart_bpm") is not None]
         br = [abs(found[t]["breaths_pm"] - true[t][1]) for t in calm if found.get(t, {}).get("breaths_pm") is not None]
@@ -96,10 +101,9 @@ def score(job) -> dict:
     res = analyze_signal(rec.signal, rec.fs)
     true = {int(t): (hr, br) for t, hr, br in truth.vitals}
     still = still_minutes(truth)
-    in_event = {t for t in still if any(a < t + 60 and b > t for a, b in truth.respiratory_events)}
     found = {int(v["t_s"]): v for v in res.vitals}
     hr_err = [abs(found[t]["heart_bpm"] - true[t][0]) for t in still if t in found and found[t]["heart_bpm"] is not None]
-    calm = still - in_event
+    calm = calm_minutes(still, truth.respiratory_events)
     br_err = [abs(found[t]["breaths_pm"] - true[t][1]) for t in calm if t in found and found[t]["breaths_pm"] is not None]
     det_events = [tuple(e) for e in res.events]
     true_events = [tuple(e) for e in truth.respiratory_events]
@@ -170,14 +174,8 @@ def main() -> int:
     with_ev = [r for r in rows if r["true_events"]]
     without = [r for r in rows if not r["true_events"]]
     if with_ev:
-        tp = sum(r["events"]["tp"] for r in with_ev)
-        det = sum(r["events"]["detected"] for r in with_ev)
-        true = sum(r["events"]["true"] for r in with_ev)
-        f1 = 2 * tp / (det + true) if det + true else 1.0
-        rtp = sum(r["resp"]["tp"] for r in with_ev)
-        rdet = sum(r["resp"]["detected"] for r in with_ev)
-        rtrue = sum(r["resp"]["true"] for r in with_ev)
-        rf1 = 2 * rtp / (rdet + rtrue) if rdet + rtrue else 1.0
+        f1 = pooled([r["events"] for r in with_ev])["f1"]
+        rf1 = pooled([r["resp"] for r in with_ev])["f1"]
         plmi_err = [abs(r["plmi"] - r["true_plmi"]) for r in with_ev if r["plmi"] is not None]
         print(f"  nights with events ({len(with_ev)}): event F1 {f1:.2f} (target >= 0.8); respiratory LM F1 {rf1:.2f} "
               f"(target >= 0.95); PLMI error max {max(plmi_err):.1f} /h (target <= 1.5)")
@@ -201,10 +199,8 @@ def main() -> int:
     print(f"    pooled: HR MAE {_mean(hr2)} on {len(hr2) / max(sum(r['still'] for r in pairs), 1):.2f} of still minutes")
     pausing = [r for r in pairs if r["true_events"]]
     if pausing:
-        tp = sum(r["events"]["tp"] for r in pausing)
-        both = sum(r["events"]["detected"] + r["events"]["true"] for r in pausing)
-        print(f"    sleepers with breathing events ({len(pausing)}): event F1 {2 * tp / both if both else 1.0:.2f} "
-              "(target >= 0.8)")
+        print(f"    sleepers with breathing events ({len(pausing)}): event F1 "
+              f"{pooled([r['events'] for r in pausing])['f1']:.2f} (target >= 0.8)")
     quiet = [r for r in pairs if not r["true_events"]]
     if quiet:
         worst = max(r["found_events"] / max(r["hours"], 1e-9) for r in quiet)

@@ -94,14 +94,13 @@ class Crosstalk:
         self._new = [False, False]                   # blocks kept for a fit since the last refit
         self._fits = [_KeptBlocks(self.taps) for _ in range(2)]   # per strip: the blocks kept for its fit
         self._next_refit = self.refit_every
-        # per strip, each filter so far: (the sample it took effect at, left, fitted_on) -- `left` what is
-        # left of the other's movement once taken off, as a share of its size on their own strip (the
-        # median over the fitted blocks; this strip's own rest is in it too, so it errs high), `fitted_on`
-        # how many blocks it was fitted on
-        self._fits_made: list[list[tuple[int, float, int]]] = [[(0, 1.0, 0)], [(0, 1.0, 0)]]
-        # per strip, each filter so far: (the sample it began to fade in at, the share it takes off at
-        # breathing's pace -- its taps' sum -- of the filter it fades from, and its own)
-        self._shares: list[list[tuple[int, float, float]]] = [[(0, 0.0, 0.0)], [(0, 0.0, 0.0)]]
+        # per strip, each filter so far: (the sample it took effect at, left, fitted_on, faded_from, share) --
+        # `left` what is left of the other's movement once taken off, as a share of its size on their own
+        # strip (the median over the fitted blocks; this strip's own rest is in it too, so it errs high),
+        # `fitted_on` how many blocks it was fitted on, `share` what it takes off at breathing's pace (its
+        # taps' sum) and `faded_from` the same of the filter it fades in from
+        self._fits_made: list[list[tuple[int, float, int, float, float]]] = [[(0, 1.0, 0, 0.0, 0.0)]
+                                                                             for _ in range(2)]
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
@@ -132,8 +131,7 @@ class Crosstalk:
         fitted later: the daemon, reading the night as it comes, cannot know a later one, and a
         whole recording read at once must give the same answer.
         """
-        made = self._fits_made[k]
-        _, left, fitted_on = made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
+        _, left, fitted_on, _, _ = self._fit_in_force(k, sample)
         return left, fitted_on >= SURE_SECONDS
 
     def share_at(self, k: int, t_s: float) -> float:
@@ -141,10 +139,13 @@ class Crosstalk:
         filter in force t_s into the stream takes as reaching strip k: its gain at the slowest pace,
         the sum of its taps, faded as the filter was."""
         sample = int(round(t_s * self.fs))
-        made = self._shares[k]
-        start, old, new = made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
+        start, _, _, old, new = self._fit_in_force(k, sample)
         w = min(max((sample - start) / self.fade, 0.0), 1.0)
         return old * (1.0 - w) + new * w
+
+    def _fit_in_force(self, k: int, sample: int) -> tuple[int, float, int, float, float]:
+        made = self._fits_made[k]
+        return made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
 
     # -- internals ---------------------------------------------------------
     def _slow(self, x: np.ndarray) -> np.ndarray:
@@ -260,8 +261,8 @@ class Crosstalk:
                 self._g_old[k] = self._g_old[k] * (1.0 - w) + self.g[k] * w
                 self.g[k], self._fade_from[k] = g, self.n
                 left = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))
-                self._fits_made[k].append((self.n, left, int(keep.sum())))
-                self._shares[k].append((self.n, float(self._g_old[k].sum()), float(g.sum())))
+                self._fits_made[k].append((self.n, left, int(keep.sum()), float(self._g_old[k].sum()),
+                                           float(g.sum())))
 
 
 class _KeptBlocks:

@@ -254,7 +254,7 @@ class CoupleDetector:
                                            keep_frames=True, whole=True)) for _ in range(2)]
         self.fs = float(fs)
         self.frame_s = self.sides[0].det.frame_s
-        self._rails = HeldAtRails(2, self.sides[0].det.chans[0].h, rails)
+        self._rails = HeldAtRails(2, self.sides[0].det.chans[0].h)   # counts per frame what the crosstalk flags
         self.rhythm = OwnRhythm(self.fs)
         self.crosstalk = Crosstalk(self.fs, rails)   # each side's detector reads its strip less the other's share
         self._shares: list[tuple[float, float] | None] = []   # per window judged: both unpredicted shares

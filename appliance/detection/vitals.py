@@ -225,11 +225,14 @@ def read_minutes(x: np.ndarray, fs: float, starts: list[float], before_s: float,
     out = []
     for row, t_s in enumerate(starts):
         beat = _agreed(intervals[row]) if np.count_nonzero(np.isfinite(intervals[row])) >= MIN_RHYTHM * per else None
-        breaths = round(60.0 / float(rates[row]), 1) if np.isfinite(rates[row]) else None
-        out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, breaths, intervals[row], depth[row],
-                          float(power[row]), band[row], wave[row], bstart - lo,
-                          breath_fs))
+        out.append(Minute(t_s, round(60.0 / beat, 1) if beat else None, _per_minute(rates[row]), intervals[row],
+                          depth[row], float(power[row]), band[row], wave[row], bstart - lo, breath_fs))
     return out
+
+
+def _per_minute(period_s: float) -> float | None:
+    """A breath period (s) as breaths a minute; None where there was no clear rhythm (NaN)."""
+    return round(60.0 / float(period_s), 1) if np.isfinite(period_s) else None
 
 
 def _minute_depth(depth: np.ndarray) -> np.ndarray:
@@ -495,7 +498,7 @@ def own_breaths(first: list[Minute], second: list[Minute], share) -> None:
         rates = _breath_periods(own.real.astype(np.float64), fs)
         for m, d, r in zip(minutes, depth, rates):
             m.depth = d
-            m.breaths_pm = round(60.0 / float(r), 1) if np.isfinite(r) else None
+            m.breaths_pm = _per_minute(r)
 
 
 def _lean(minutes: list[Minute]) -> list[Minute]:
