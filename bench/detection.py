@@ -19,7 +19,7 @@ from appliance.detection.analysis import analyze_signal
 from appliance.config import Config
 from bench import asked_nights, nights_parser
 from appliance.detection.evaluation import overlapping, pooled, prf
-from appliance.detection.scoring import Movement, find_series
+from appliance.detection.scoring import Movement, find_series, mark_respiratory
 from sensor.recording import read_recording, write_recording
 from sensor.simulator import PROFILES, World, simulate_night
 
@@ -32,8 +32,13 @@ KW = [sys.executable, "-m", "kickwatch"]
 
 
 def truth_periodic(truth) -> tuple[list, int]:
-    """The true LMs that the scoring rules call periodic, and the true number of series."""
+    """The true LMs that the scoring rules call periodic, and the true number of series.
+
+    Respiratory-related by the true breathing events, as kickwatch's are by the ones it finds: a
+    night with breathing events is scored by the same rule on both sides (WASM 2016).
+    """
     moves = [Movement(a, b, "lm") for a, b in truth.lms] + [Movement(a, b, "large") for a, b in truth.large]
+    mark_respiratory(moves, [tuple(e) for e in truth.respiratory_events])
     series = find_series(moves, Config().series, [tuple(b) for b in truth.bed])
     return [(m.onset_s, m.offset_s) for m in moves if m.periodic], len(series)
 

@@ -62,3 +62,19 @@ def test_breathing_events_come_in_episodes_in_bed_and_the_truth_has_every_minute
     assert all(40 <= hr <= 100 and 6 <= br <= 30 for _, hr, br in truth.vitals)
     plain = simulate_night(1.5, 16, "piezo12")[1]
     assert plain.respiratory_events == []
+
+
+def test_the_benchmarks_true_series_leave_out_a_leg_movement_a_true_breathing_event_ends_with():
+    """The bench scores kickwatch's series, which leave out respiratory-related movements (WASM 2016),
+    against true series scored by the same rule on the true breathing events: before, the truth kept
+    them in, and nights with breathing events showed PLMI errors kickwatch did not make."""
+    from bench.detection import truth_periodic
+    from sensor.simulator import Truth
+
+    lms = [[t, t + 1.5] for t in (100.0, 130.0, 160.0, 190.0, 220.0)]
+    plain = Truth(250.0, 400.0, "breathing", 0, lms=lms, bed=[[0.0, 400.0]])
+    pausing = Truth(250.0, 400.0, "breathing", 0, lms=lms, bed=[[0.0, 400.0]],
+                    respiratory_events=[[140.0, 158.0]])
+    assert len(truth_periodic(plain)[0]) == 5
+    periodic, series = truth_periodic(pausing)
+    assert [a for a, _ in periodic] == [100.0, 130.0, 190.0, 220.0] and series == 1
