@@ -65,3 +65,20 @@ def test_a_row_of_shallow_events_filling_most_of_the_night_is_measured_against_t
     found = breathing_events(_minutes(_episode(true, inside=0.3, minutes=30)), [], [(0.0, 1800.0)])
     assert len(found) >= len(true) - 2          # the first ones have no two minutes of breaths before them yet
     assert all(any(abs(a - c) <= 2.0 and abs(b - d) <= 1.0 for c, d in true) for a, b in found)
+
+
+def test_a_pause_that_goes_on_beside_the_kick_near_its_end_is_an_event_though_less_than_10_s_is_seen_before_it():
+    # the pause runs 300-312 s and the arousal's kick comes at 308-310 s: its two-second margins leave
+    # only 300-306 s plainly seen, but the breathing band beside the kick is still paused on both sides
+    # (a movement only adds to the band), so the pause went on under it
+    from appliance.detection.scoring import Movement
+
+    depth = _episode([(300.0, 312.0)], inside=0.05)
+    depth[int(308 * BREATH_FS):int(310 * BREATH_FS)] = 0.6      # the kick shows in the band while it lasts
+    kick = [Movement(308.0, 310.0, "lm")]
+    (a, b), = breathing_events(_minutes(depth), kick, [(0.0, 720.0)])
+    assert abs(a - 300.0) <= 0.3 and abs(b - 312.0) <= 0.5
+
+    # with the breathing back as soon as the kick is over, the pause ended with it: 8 s, no event
+    depth[int(310 * BREATH_FS):int(312 * BREATH_FS)] = 2.5
+    assert breathing_events(_minutes(depth), kick, [(0.0, 720.0)]) == []

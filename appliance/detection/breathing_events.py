@@ -33,9 +33,12 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     pauses count as breaths; the upper quartile is breathing unless the pauses fill three quarters
     of the night.
 
-    A movement hides the breathing under it: its seconds are neither an event nor a level, and an
-    event running into one ends at its onset (the arousal that ends a pause often moves the legs,
-    so an event that holds a movement near its end is still an event).
+    A movement hides the breathing under it: its seconds, and MOVEMENT_MARGIN_S either side where it
+    leaks into the breathing band, are neither an event nor a level, and an event running into one
+    ends at its onset (the arousal that ends a pause often moves the legs, so an event that holds a
+    movement near its end is still an event). But a movement only adds to the band: a margin whose
+    breathing is still under the bar is paused, and a pause still seen right after a movement went
+    on under it. So a pause of 12 s whose kick came 8 s in is one event, not 6 s seen and no event.
 
     Half the level finds an event; its edges are where the breathing is midway between the
     depth inside it and the depth outside, as a scorer marks one from the last normal breath to
@@ -51,8 +54,10 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     for a, b in bed:
         in_bed[_samples_in(t, a, b)] = True
     known = in_bed.copy()
+    moving = np.zeros(len(depth), bool)
     for m in movements:
         known[_samples_in(t, m.onset_s - MOVEMENT_MARGIN_S, m.offset_s + MOVEMENT_MARGIN_S)] = False
+        moving[_samples_in(t, m.onset_s, m.offset_s)] = True
     between = _between(t, movements) & in_bed
     if not known.any():
         return []
@@ -65,7 +70,8 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
         if a < i:
             continue
         bar = EVENT_DEPTH * level[a]
-        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS), between)
+        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS), between, moving & in_bed,
+                       in_bed & ~known & ~moving)
         inside = _median(depth[a:b][known[a:b]])
         start = _midway_back(depth, known, a, (inside + level[a]) / 2, i)
         end = float(t[b - 1] + 1 / BREATH_FS)
@@ -139,15 +145,26 @@ def _running_level(depth: np.ndarray, breathing: np.ndarray) -> np.ndarray:
     return out
 
 
-def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int, between: np.ndarray) -> int:
+def _low_until(depth: np.ndarray, known: np.ndarray, a: int, bar: float, gap: int, between: np.ndarray,
+               moving: np.ndarray, beside: np.ndarray) -> int:
     """From `a`, where the depth is under `bar`: the end of the stretch that stays under it, blips of
     at most `gap` samples bridged. A movement inside is passed over when the breathing is still
     under the bar after it (a kick in the middle of a pause), else the stretch ends at its onset --
     or, where two movements lie too close for their margins to leave anything known between them,
     at the later one's, when the breathing seen `between` them is still paused (a kick inside the
-    pause, then the one that ends it)."""
+    pause, then the one that ends it). Beside a movement (`beside`: its margins), breathing under the bar
+    is a pause all the same, and where the breathing right after a movement (`moving`) is still under
+    it, the pause went on under the movement."""
     i, last_low = a, a
     while i < len(depth):
+        if beside[i] and depth[i] < bar:
+            last_low = i        # beside a movement, yet paused: a movement only adds to the breathing band
+            i += 1
+            continue
+        if moving[i] and (still := _movement_end(moving, i)) < len(depth) and still - i <= MAX_HIDDEN_S * BREATH_FS \
+                and beside[still] and depth[still] < bar:
+            i = last_low = still     # paused again right after the movement: the pause went on under it
+            continue
         if not known[i]:
             after = _next_known(known, i)
             if after is None or after - i > MAX_HIDDEN_S * BREATH_FS:
@@ -186,6 +203,12 @@ def _between(t: np.ndarray, movements) -> np.ndarray:
     for m in moves:         # not near any movement (a third one, or a long one, may lie across)
         out[_samples_in(t, m.onset_s - BETWEEN_MARGIN_S, m.offset_s + BETWEEN_MARGIN_S)] = False
     return out
+
+
+def _movement_end(moving: np.ndarray, i: int) -> int:
+    """The first sample after the movement that covers sample i (len(moving) if it runs to the end)."""
+    end = np.flatnonzero(~moving[i:i + int(MAX_HIDDEN_S * BREATH_FS) + 1])
+    return i + int(end[0]) if len(end) else len(moving)
 
 
 def _next_known(known: np.ndarray, i: int) -> int | None:
