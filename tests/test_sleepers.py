@@ -307,3 +307,37 @@ def test_two_sleepers_named_on_a_one_strip_source_is_one_clear_line(tmp_path):
                              str(tmp_path / "k.db")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 64 and r.stderr.count("\n") == 1
     assert "gives 1 channel(s): two sleepers need a strip each" in r.stderr
+
+
+def _turning_beside(kick_mine: float, kick_theirs: float, leak: float = 0.02):
+    """A couple detector whose frames show the other turning over from 10 s to 50 s (their strip 50 times its
+    rest), `leak` of it reaching this strip, and from 30.0 to 31.5 s this strip at `kick_mine` and theirs at
+    `kick_theirs`, in the strips' units (rest 2 on both)."""
+    from appliance.detection.sleepers import CoupleDetector
+
+    det = CoupleDetector(250.0)
+    n = 600                                             # 60 s of 0.1 s frames
+    theirs = np.full(n, 2.0)
+    theirs[100:500] = 100.0
+    theirs[300:315] = kick_theirs
+    mine = np.maximum(2.0, leak * theirs)
+    mine[300:315] = kick_mine
+    for side, sus in zip(det.sides, (mine, theirs)):
+        side.frames_start, side.sus, side.ratio, side.held = 0, sus, sus / 2.0, np.zeros(n, int)
+    return det, Movement(30.0, 31.5, "lm", peak=kick_mine / 2.0)
+
+
+def test_a_kick_made_while_the_other_turns_over_is_this_sides_and_the_turns_leak_is_not():
+    """Beside a kick of this side's, this strip held still while the other's went on moving: what leaks
+    across is measured there (2%), and this strip's kick, a fifth of the other's turn, is this side's own.
+    Before, with no filter sure yet to say what is left of the other's movement, it was dropped."""
+    det, kick = _turning_beside(kick_mine=20.0, kick_theirs=100.0)
+    assert det._own_part(kick, 0) == kick
+    # the other's turn growing threefold, and this strip following it at the same 2%: theirs, not a kick
+    det, surge = _turning_beside(kick_mine=6.0, kick_theirs=300.0)
+    assert det._own_part(surge, 0) is None
+    # and where this strip moved beside it too, nothing is measured there: the rule before holds
+    det, kick = _turning_beside(kick_mine=20.0, kick_theirs=100.0)
+    det.sides[0].ratio[280:300] = 5.0
+    det.sides[0].ratio[316:340] = 5.0
+    assert det._own_part(kick, 0) is None
