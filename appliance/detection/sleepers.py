@@ -411,16 +411,16 @@ class CoupleDetector:
     def _leak_beside(self, k: int, a: int, b: int) -> float | None:
         """What of the other's movement reaches strip k, measured beside frames a..b: where the other went
         on moving (their strip over the onset margin) while this strip held still (never over it), the
-        median of this strip's activity over theirs -- no more than leaks across, for this side's own
-        heart is in it too. The largest such share of the stretches either side, or None if neither
+        median of this strip's activity over theirs -- no less than what leaks across, for this side's
+        own heart is in it too. The largest such share of the stretches either side, or None if neither
         qualifies (the other was not moving, or this side was)."""
         near, gap = int(round(LEAK_BESIDE_S / self.frame_s)), int(round(LEAK_GAP_S / self.frame_s))
         me, them = self.sides[k], self.sides[1 - k]
         limit = 1.0 + self.rules.onset_margin
         shares = []
         for lo, hi in ((a - gap - near, a - gap), (b + gap, b + gap + near)):
-            frames = [s_[max(lo - side.frames_start, 0):max(hi - side.frames_start, 0)]
-                      for side in (me, them) for s_ in (side.sus, side.ratio)]
+            frames = [per_frame[max(lo - side.frames_start, 0):max(hi - side.frames_start, 0)]
+                      for side in (me, them) for per_frame in (side.sus, side.ratio)]
             mine, my_ratio, theirs, their_ratio = frames
             n = min(map(len, frames))
             if n < near or my_ratio[:n].max() > limit or np.median(their_ratio[:n]) <= limit:
