@@ -425,12 +425,11 @@ def simulate_couple(hours: float = 8.0, seed: int = 0, profile: str = "couple", 
     c = float(coupling if coupling is not None else rng.uniform(*COUPLING))
     corner = float(corner_hz if corner_hz is not None else np.exp(rng.uniform(*np.log(CORNER_HZ))))
     events = p.get("events", (0.0, 0.0))
-    first = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][0], iso_rate=p["iso_rate"][0], events=events[0]),
-                         world)
+    settings = [dict(p, series=p["series"][k], iso_rate=p["iso_rate"][k], events=events[k]) for k in range(2)]
+    first = _one_sleeper(rng, n, fs, hours, settings[0], world)
     onsets = [a for a, _ in first.lms + first.large]
     late, early = rng.uniform(0, min(3600, dur * 0.2)), rng.uniform(0, min(2400, dur * 0.15))
-    second = _one_sleeper(rng, n, fs, hours, dict(p, series=p["series"][1], iso_rate=p["iso_rate"][1], events=events[1]),
-                          world, late=late, early=early, follow=onsets)
+    second = _one_sleeper(rng, n, fs, hours, settings[1], world, late=late, early=early, follow=onsets)
     channels = []
     gain = rng.uniform(0.02, 0.04) if p["front"] == "piezo" else rng.uniform(0.8e-5, 1.6e-5)
     for own, other in ((first, second), (second, first)):

@@ -58,6 +58,8 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
     for m in movements:
         known[_samples_in(t, m.onset_s - MOVEMENT_MARGIN_S, m.offset_s + MOVEMENT_MARGIN_S)] = False
         moving[_samples_in(t, m.onset_s, m.offset_s)] = True
+    moving &= in_bed
+    beside = in_bed & ~known & ~moving          # a movement's margins
     between = _between(t, movements) & in_bed
     if not known.any():
         return []
@@ -70,8 +72,7 @@ def breathing_events(minutes: list[Minute], movements, bed: list[tuple[float, fl
         if a < i:
             continue
         bar = EVENT_DEPTH * level[a]
-        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS), between, moving & in_bed,
-                       in_bed & ~known & ~moving)
+        b = _low_until(depth, known, a, bar, int(EVENT_BRIDGE_S * BREATH_FS), between, moving, beside)
         inside = _median(depth[a:b][known[a:b]])
         start = _midway_back(depth, known, a, (inside + level[a]) / 2, i)
         end = float(t[b - 1] + 1 / BREATH_FS)

@@ -78,6 +78,7 @@ class Crosstalk:
         self.refit_every = self.raw_block * int(round(REFIT_S / BLOCK_S))
         self.fade = int(round(FADE_S * fs))
         self.boxes = [k for k in (int(round(fs / 50.0)), int(round(fs / 60.0))) if k > 1]
+        self.hum_keep = sum(k - 1 for k in self.boxes)   # samples the boxcars need before each output
         self.lag = self.step * (self.taps - 1)
         self.n = 0                                   # samples seen
         self._means: np.ndarray | None = None        # both strips' means over the last two whole blocks
@@ -106,8 +107,8 @@ class Crosstalk:
         x = np.asarray(samples, dtype=np.float64)
         if self._means is None and len(x):
             self._means = np.repeat(x[:1], 2, axis=0)
-            self._hum_tail = np.repeat(x[:1], sum(k - 1 for k in self.boxes), axis=0)
-            self._held_tail = np.zeros(sum(k - 1 for k in self.boxes), bool)
+            self._hum_tail = np.repeat(x[:1], self.hum_keep, axis=0)
+            self._held_tail = np.zeros(self.hum_keep, bool)
         out = np.empty_like(x)
         self.held = self._held.flags(x)
         either = self.held[:, 0] | self.held[:, 1]
@@ -140,14 +141,18 @@ class Crosstalk:
         the sum of its taps, faded as the filter was."""
         sample = int(round(t_s * self.fs))
         start, _, _, old, new = self._fit_in_force(k, sample)
-        w = min(max((sample - start) / self.fade, 0.0), 1.0)
-        return old * (1.0 - w) + new * w
+        w = self._faded(sample - start)
+        return float(old * (1.0 - w) + new * w)
 
     def _fit_in_force(self, k: int, sample: int) -> tuple[int, float, int, float, float]:
         made = self._fits_made[k]
         return made[max(bisect.bisect_right(made, sample, key=lambda f: f[0]) - 1, 0)]
 
     # -- internals ---------------------------------------------------------
+    def _faded(self, since):
+        """How far a filter has faded in, `since` samples (a number or an array) after it began to."""
+        return np.clip(np.divide(since, self.fade), 0.0, 1.0)
+
     def _slow(self, x: np.ndarray) -> np.ndarray:
         """Each sample's slow level: the last two whole blocks' means, the line between them drawn on over
         the current block (causal, and smooth enough to pass nothing of a heartbeat or a kick)."""
@@ -172,7 +177,7 @@ class Crosstalk:
             other = np.ascontiguousarray(ext[:, 1 - k])     # side by side: each tap a plain pass
             new = self._predict(other, self.g[k], m)
             if self.n - self._fade_from[k] < self.fade:     # the filter before it still fading out
-                w = np.clip((self.n + np.arange(m) - self._fade_from[k]) / self.fade, 0.0, 1.0)
+                w = self._faded(self.n + np.arange(m) - self._fade_from[k])
                 new = self._predict(other, self._g_old[k], m) * (1.0 - w) + new * w
             out[:, k] -= new
         self._hist = ext[-self.lag:] if self.lag else ext[:0]
@@ -196,7 +201,7 @@ class Crosstalk:
         for k in self.boxes:             # each output from the same k samples in the same order: any chunking
             n = len(y) - k + 1
             y = sum(y[i:i + n] for i in range(k)) / k
-        keep = sum(k - 1 for k in self.boxes)
+        keep = self.hum_keep
         self._hum_tail = buf[len(buf) - keep:] if keep else buf[:0]
         self._held_tail = held[len(held) - keep:] if keep else held[:0]
         under = np.convolve(held, np.ones(keep + 1), mode="valid") > 0 if held.any() else np.zeros(len(y), bool)
@@ -257,7 +262,7 @@ class Crosstalk:
                 misfit = (yy - 2 * crosses @ g + np.einsum("i,nij,j->n", g, grams, g)) / self.block
                 keep = misfit < RESIDUAL * rest
             if g is not None and keep.sum() >= MIN_SECONDS:
-                w = min(max((self.n - self._fade_from[k]) / self.fade, 0.0), 1.0)
+                w = self._faded(self.n - self._fade_from[k])
                 self._g_old[k] = self._g_old[k] * (1.0 - w) + self.g[k] * w
                 self.g[k], self._fade_from[k] = g, self.n
                 left = float(np.sqrt(np.median(misfit[keep] / theirs[keep])))

@@ -153,6 +153,12 @@ def unpredicted(own: np.ndarray, other: np.ndarray, still: np.ndarray | None = N
     return resid - np.log10(max(float(np.mean(cols[:, LAGS] ** 2)), 1e-300)), resid
 
 
+def _leads_whole(mine: np.ndarray, theirs: np.ndarray, lead: float) -> bool:
+    """A movement is all this side's: its strip carries `lead` times the other's over most of its frames,
+    and WHOLE_LEAD times that over all of them."""
+    return (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean()
+
+
 def _verdict_at(verdicts: list[tuple[float, str]], t: float) -> str | None:
     """The state in force at time t of a list of (time, state) changes: the rhythm's verdicts, or a
     tracker's bed changes (None before the first)."""
@@ -380,12 +386,11 @@ class CoupleDetector:
         left, sure = self.crosstalk.fit_at(k, int(m.onset_s * self.fs))
         pinned = self._pinned(k, a, n)
         lead = min(1.0, LEFT_MARGIN * left) if sure else 1.0
-        if not pinned.any() and (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
-            return m
-        leak = self._leak_beside(k, a, b)
-        if leak is not None and not pinned.any():
-            lead = min(1.0, LEFT_MARGIN * max(leak, LEAK_FLOOR))
-            if (mine >= lead * theirs).mean() >= 0.5 and mine.mean() >= lead * WHOLE_LEAD * theirs.mean():
+        if not pinned.any():
+            if _leads_whole(mine, theirs, lead):
+                return m
+            leak = self._leak_beside(k, a, b)
+            if leak is not None and _leads_whole(mine, theirs, min(1.0, LEFT_MARGIN * max(leak, LEAK_FLOOR))):
                 return m
         side = self.sides[k]
         ratio = side.ratio[max(a - side.frames_start, 0):max(b - side.frames_start, 0)][:n]
